@@ -1,0 +1,177 @@
+/**
+ * Typed, validated configuration. Every variable of API.md's table lives here with its documented
+ * default; a bad value throws a ConfigError naming the variable, and the CLI turns that into one
+ * line on stderr and exit code 1 — the process never starts half-configured.
+ */
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, problem: string) {
+    super(`invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+export type Role = 'api' | 'worker';
+
+export interface Config {
+  port: number;
+  host: string;
+  redis: { nodes: string[]; cluster: boolean; prefix: string };
+  mysql: { url: string; database: string };
+  kafka: { brokers: string[]; topicPrefix: string };
+  jwtSecret: string;
+  adminToken: string;
+  paymentSecret: string;
+  paymentSimulator: { enabled: boolean; successRatio: number; delayMs: number };
+  devTokens: boolean;
+  rate: { userPerSec: number; userBurst: number; ipPerSec: number; trustProxy: boolean };
+  reaperIntervalMs: number;
+  reconcileIntervalMs: number;
+  maxInflight: number;
+  degradeAdmitRatio: number;
+  waitlistOfferSeconds: number;
+  roles: Role[];
+  logLevel: string;
+  /** Variables left at an insecure development default; the logger warns loudly about each. */
+  devDefaults: string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+export const DEV_SECRETS = {
+  SECKILL_JWT_SECRET: 'dev-jwt-secret-change-me',
+  SECKILL_ADMIN_TOKEN: 'dev-admin-token',
+  SECKILL_PAYMENT_SECRET: 'dev-payment-secret',
+} as const;
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function number(env: Env, name: string, fallback: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  const { min = 0, max = Number.MAX_SAFE_INTEGER, integer = true } = opts;
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new ConfigError(name, `must be ${integer ? 'an integer' : 'a number'}, got "${text}"`);
+  }
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got "${text}"`);
+  return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  if (text === '1' || text === 'true') return true;
+  if (text === '0' || text === 'false') return false;
+  throw new ConfigError(name, `must be 0 or 1, got "${text}"`);
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): URL {
+  const text = raw(env, name) ?? fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConfigError(name, `is not a valid URL: "${text}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${text}"`);
+  }
+  if (!parsed.hostname) throw new ConfigError(name, `has no host: "${text}"`);
+  return parsed;
+}
+
+function secret(env: Env, name: keyof typeof DEV_SECRETS, devDefaults: string[]): string {
+  const text = raw(env, name);
+  if (text === undefined) {
+    devDefaults.push(name);
+    return DEV_SECRETS[name];
+  }
+  if (text.length < 8) throw new ConfigError(name, 'must be at least 8 characters');
+  return text;
+}
+
+const NAME = /^[A-Za-z0-9._-]{1,100}$/;
+
+function identifier(env: Env, name: string, fallback: string): string {
+  const text = raw(env, name) ?? fallback;
+  if (!NAME.test(text)) throw new ConfigError(name, `must be 1-100 characters of [A-Za-z0-9._-], got "${text}"`);
+  return text;
+}
+
+function hostPort(name: string, text: string): string {
+  const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) throw new ConfigError(name, `must be host:port entries, got "${text}"`);
+  return text;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const devDefaults: string[] = [];
+
+  const redisText = raw(env, 'SECKILL_REDIS_URL') ?? 'redis://127.0.0.1:6379';
+  const redisNodes = redisText.split(',').map((s) => s.trim());
+  for (const node of redisNodes) url({ SECKILL_REDIS_URL: node }, 'SECKILL_REDIS_URL', '', ['redis:', 'rediss:']);
+
+  const mysqlUrl = url(env, 'SECKILL_MYSQL_URL', 'mysql://root@127.0.0.1:3306/seckill', ['mysql:', 'mariadb:']);
+  const database = decodeURIComponent(mysqlUrl.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) {
+    throw new ConfigError('SECKILL_MYSQL_URL', `must name a database of [A-Za-z0-9_], got "${database}"`);
+  }
+  mysqlUrl.protocol = 'mysql:';
+
+  const brokersText = raw(env, 'SECKILL_KAFKA_BROKERS') ?? '127.0.0.1:9092';
+  const brokers = brokersText.split(',').map((b) => hostPort('SECKILL_KAFKA_BROKERS', b.trim()));
+
+  const host = raw(env, 'HOST') ?? '127.0.0.1';
+  const rolesText = raw(env, 'SECKILL_ROLES') ?? 'api,worker';
+  const roles = rolesText.split(',').map((r) => r.trim());
+  for (const role of roles) {
+    if (role !== 'api' && role !== 'worker') throw new ConfigError('SECKILL_ROLES', `must list api and/or worker, got "${rolesText}"`);
+  }
+
+  const logLevel = raw(env, 'SECKILL_LOG_LEVEL') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('SECKILL_LOG_LEVEL', `must be a pino level, got "${logLevel}"`);
+  }
+
+  return {
+    port: number(env, 'PORT', 8080, { max: 65535 }),
+    host,
+    redis: {
+      nodes: redisNodes,
+      cluster: redisNodes.length > 1,
+      prefix: identifier(env, 'SECKILL_REDIS_PREFIX', 'sk'),
+    },
+    mysql: { url: mysqlUrl.toString(), database },
+    kafka: { brokers, topicPrefix: identifier(env, 'SECKILL_KAFKA_TOPIC_PREFIX', 'seckill') },
+    jwtSecret: secret(env, 'SECKILL_JWT_SECRET', devDefaults),
+    adminToken: secret(env, 'SECKILL_ADMIN_TOKEN', devDefaults),
+    paymentSecret: secret(env, 'SECKILL_PAYMENT_SECRET', devDefaults),
+    paymentSimulator: {
+      enabled: flag(env, 'SECKILL_PAYMENT_SIMULATOR', false),
+      successRatio: number(env, 'SECKILL_PAYMENT_SIMULATOR_SUCCESS_RATIO', 0.9, { max: 1, integer: false }),
+      delayMs: number(env, 'SECKILL_PAYMENT_SIMULATOR_DELAY_MS', 300, { max: 600_000 }),
+    },
+    devTokens: flag(env, 'SECKILL_DEV_TOKENS', false),
+    rate: {
+      userPerSec: number(env, 'SECKILL_RATE_USER_PER_SEC', 5, { integer: false, max: 1_000_000 }),
+      userBurst: number(env, 'SECKILL_RATE_USER_BURST', 10, { max: 1_000_000 }),
+      ipPerSec: number(env, 'SECKILL_RATE_IP_PER_SEC', 0, { integer: false, max: 1_000_000 }),
+      trustProxy: flag(env, 'SECKILL_TRUST_PROXY', false),
+    },
+    reaperIntervalMs: number(env, 'SECKILL_REAPER_INTERVAL_MS', 1000, { min: 10, max: 3_600_000 }),
+    reconcileIntervalMs: number(env, 'SECKILL_RECONCILE_INTERVAL_MS', 30_000, { min: 100, max: 86_400_000 }),
+    maxInflight: number(env, 'SECKILL_MAX_INFLIGHT', 2000, { min: 1, max: 1_000_000 }),
+    degradeAdmitRatio: number(env, 'SECKILL_DEGRADE_ADMIT_RATIO', 0, { max: 1, integer: false }),
+    waitlistOfferSeconds: number(env, 'SECKILL_WAITLIST_OFFER_SECONDS', 60, { min: 1, max: 86_400 }),
+    roles: [...new Set(roles)] as Role[],
+    logLevel,
+    devDefaults,
+  };
+}

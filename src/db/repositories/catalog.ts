@@ -1,0 +1,147 @@
+/** Commodities and activities in MySQL. */
+import type { Activity, AntiBot, Commodity } from '../../domain/activity.ts';
+import type { Db } from '../client.ts';
+import type { ActivityRow, CommodityRow } from '../schema.ts';
+
+export function toCommodity(row: CommodityRow): Commodity {
+  return {
+    id: String(row.id),
+    name: row.name,
+    description: row.description,
+    priceCents: Number(row.price_cents),
+    category: row.category,
+  };
+}
+
+type ActivityJoined = ActivityRow & {
+  stock: number;
+  c_name: string;
+  c_description: string | null;
+  c_price_cents: number;
+  c_category: string | null;
+};
+
+export function toActivity(row: ActivityJoined): Activity {
+  return {
+    id: String(row.id),
+    name: row.name,
+    commodityId: String(row.commodity_id),
+    priceCents: Number(row.price_cents),
+    stock: Number(row.stock),
+    startAt: row.start_at,
+    endAt: row.end_at,
+    limitPerUser: row.limit_per_user,
+    paymentTimeoutSeconds: row.payment_timeout_seconds,
+    antiBot: row.anti_bot as AntiBot,
+    challengeDifficulty: row.challenge_difficulty,
+    segments: row.segments,
+    commodity: {
+      id: String(row.commodity_id),
+      name: row.c_name,
+      description: row.c_description,
+      priceCents: Number(row.c_price_cents),
+      category: row.c_category,
+    },
+  };
+}
+
+function selectActivities(db: Db) {
+  return db
+    .selectFrom('activities')
+    .innerJoin('activity_stock', 'activity_stock.activity_id', 'activities.id')
+    .innerJoin('commodities', 'commodities.id', 'activities.commodity_id')
+    .selectAll('activities')
+    .select([
+      'activity_stock.stock',
+      'commodities.name as c_name',
+      'commodities.description as c_description',
+      'commodities.price_cents as c_price_cents',
+      'commodities.category as c_category',
+    ]);
+}
+
+export interface NewCommodity {
+  name: string;
+  description: string | null;
+  priceCents: number;
+  category: string | null;
+}
+
+export interface NewActivity {
+  name: string;
+  commodityId: string;
+  priceCents: number;
+  stock: number;
+  startAt: Date;
+  endAt: Date;
+  limitPerUser: number;
+  paymentTimeoutSeconds: number;
+  antiBot: AntiBot;
+  challengeDifficulty: number;
+  segments: number;
+}
+
+export async function insertCommodity(db: Db, commodity: NewCommodity): Promise<Commodity> {
+  const result = await db
+    .insertInto('commodities')
+    .values({
+      name: commodity.name,
+      description: commodity.description,
+      price_cents: commodity.priceCents,
+      category: commodity.category,
+    })
+    .executeTakeFirstOrThrow();
+  const row = await db.selectFrom('commodities').selectAll().where('id', '=', String(result.insertId)).executeTakeFirstOrThrow();
+  return toCommodity(row);
+}
+
+export async function findCommodity(db: Db, id: string): Promise<Commodity | undefined> {
+  const row = await db.selectFrom('commodities').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toCommodity(row);
+}
+
+/** Inserts the activity and its stock row (all units available) in one transaction. */
+export async function insertActivity(db: Db, activity: NewActivity): Promise<Activity> {
+  const id = await db.transaction().execute(async (trx) => {
+    const result = await trx
+      .insertInto('activities')
+      .values({
+        name: activity.name,
+        commodity_id: activity.commodityId,
+        price_cents: activity.priceCents,
+        start_at: activity.startAt,
+        end_at: activity.endAt,
+        limit_per_user: activity.limitPerUser,
+        payment_timeout_seconds: activity.paymentTimeoutSeconds,
+        anti_bot: activity.antiBot,
+        challenge_difficulty: activity.challengeDifficulty,
+        segments: activity.segments,
+      })
+      .executeTakeFirstOrThrow();
+    const activityId = String(result.insertId);
+    await trx
+      .insertInto('activity_stock')
+      .values({ activity_id: activityId, stock: activity.stock, available: activity.stock })
+      .execute();
+    return activityId;
+  });
+  const found = await findActivity(db, id);
+  if (!found) throw new Error(`activity ${id} vanished after insert`);
+  return found;
+}
+
+export async function findActivity(db: Db, id: string): Promise<Activity | undefined> {
+  const row = await selectActivities(db).where('activities.id', '=', id).executeTakeFirst();
+  return row && toActivity(row);
+}
+
+export async function listActivities(db: Db, limit = 100): Promise<Activity[]> {
+  const rows = await selectActivities(db).orderBy('activities.id', 'desc').limit(limit).execute();
+  return rows.map(toActivity);
+}
+
+/** Activities not yet ended: the ones whose stock must be in Redis. */
+export async function listOpenActivities(db: Db, now: Date): Promise<Activity[]> {
+  const rows = await selectActivities(db).where('activities.end_at', '>', now).execute();
+  return rows.map(toActivity);
+}

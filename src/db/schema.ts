@@ -1,0 +1,99 @@
+/**
+ * The tables, as Kysely sees them. BIGINT ids arrive as strings (mysql2 `bigNumberStrings`), which is
+ * also how API.md serialises them, so a 64-bit order id never passes through a lossy JS number.
+ */
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Id = ColumnType<string, string | number | bigint, never>;
+type AutoId = ColumnType<string, never, never>;
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | undefined, Date | undefined>;
+
+export interface CommoditiesTable {
+  id: AutoId;
+  name: string;
+  description: string | null;
+  price_cents: ColumnType<number, number, number>;
+  category: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ActivitiesTable {
+  id: AutoId;
+  name: string;
+  commodity_id: Id;
+  price_cents: number;
+  start_at: Date;
+  end_at: Date;
+  limit_per_user: number;
+  payment_timeout_seconds: number;
+  anti_bot: string;
+  challenge_difficulty: number;
+  segments: number;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ActivityStockTable {
+  activity_id: Id;
+  stock: number;
+  available: number;
+  locked: Generated<number>;
+  sold: Generated<number>;
+}
+
+export const ORDER_STATUSES = ['QUEUED', 'PENDING_PAYMENT', 'PAID', 'CANCELLED', 'FAILED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export interface OrdersTable {
+  id: Id;
+  activity_id: Id;
+  user_id: string;
+  request_id: string;
+  quantity: number;
+  amount_cents: number;
+  status: OrderStatus;
+  reason: string | null;
+  created_at: ColumnType<Date, Date, never>;
+  expires_at: Date | null;
+  updated_at: UpdatedAt;
+}
+
+export interface UserQuotaTable {
+  activity_id: Id;
+  user_id: string;
+  quantity: number;
+}
+
+export interface PaymentsTable {
+  id: Id;
+  order_id: Id;
+  amount_cents: number;
+  status: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface OutboxTable {
+  id: AutoId;
+  aggregate_id: string;
+  event_type: string;
+  payload: string;
+  created_at: CreatedAt;
+  published_at: Date | null;
+}
+
+export interface Database {
+  commodities: CommoditiesTable;
+  activities: ActivitiesTable;
+  activity_stock: ActivityStockTable;
+  orders: OrdersTable;
+  user_quota: UserQuotaTable;
+  payments: PaymentsTable;
+  outbox: OutboxTable;
+}
+
+export type ActivityRow = Selectable<ActivitiesTable>;
+export type CommodityRow = Selectable<CommoditiesTable>;
+export type OrderRow = Selectable<OrdersTable>;
+export type NewOrder = Insertable<OrdersTable>;

@@ -1,0 +1,45 @@
+/**
+ * Domain errors carry a stable code from API.md; src/http/errors.ts is the one place that maps
+ * them to an HTTP status and the `{"error": {code, message}}` shape.
+ */
+
+export const ERROR_STATUS = {
+  INVALID_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  BAD_SIGNATURE: 401,
+  NOT_STARTED: 403,
+  ENDED: 403,
+  CHALLENGE_REQUIRED: 403,
+  CHALLENGE_FAILED: 403,
+  NOT_FOUND: 404,
+  SOLD_OUT: 409,
+  LIMIT_EXCEEDED: 409,
+  ORDER_NOT_PAYABLE: 409,
+  ORDER_NOT_CANCELLABLE: 409,
+  NOT_SOLD_OUT: 409,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  BUSY: 503,
+  NOT_READY: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  /** Seconds the client should wait before retrying (429, 503). */
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfter?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.retryAfter = options.retryAfter;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export const isAppError = (error: unknown): error is AppError => error instanceof AppError;

@@ -1,0 +1,49 @@
+/** Orders as the API shows them, and the messages that carry them through Kafka. */
+import type { OrderStatus } from '../db/schema.ts';
+
+export type { OrderStatus };
+
+export type FailReason = 'OUT_OF_STOCK' | 'LIMIT_EXCEEDED' | 'ACTIVITY_NOT_FOUND' | 'DEAD_LETTERED' | 'LOST';
+export type CancelReason = 'USER_CANCELLED' | 'PAYMENT_FAILED' | 'PAYMENT_TIMEOUT';
+
+export interface Order {
+  orderId: string;
+  activityId: string;
+  userId: string;
+  quantity: number;
+  amountCents: number;
+  status: OrderStatus;
+  reason?: string;
+  createdAt: string;
+  expiresAt?: string;
+}
+
+/** The Kafka message of one reservation (`<prefix>.orders`, keyed by activity id). */
+export interface ReservationMessage {
+  orderId: string;
+  activityId: string;
+  userId: string;
+  requestId: string;
+  quantity: number;
+  unitPriceCents: number;
+  reservedAtMs: number;
+  /** Admitted without Redis (degraded mode): no Redis reservation to settle or release. */
+  degraded?: boolean;
+}
+
+export function parseReservationMessage(text: string): ReservationMessage {
+  const value = JSON.parse(text) as Partial<ReservationMessage>;
+  if (
+    typeof value.orderId !== 'string' ||
+    !/^\d{1,20}$/.test(value.orderId) ||
+    typeof value.activityId !== 'string' ||
+    typeof value.userId !== 'string' ||
+    typeof value.requestId !== 'string' ||
+    !Number.isInteger(value.quantity) ||
+    !Number.isInteger(value.unitPriceCents) ||
+    typeof value.reservedAtMs !== 'number'
+  ) {
+    throw new Error('malformed reservation message');
+  }
+  return value as ReservationMessage;
+}

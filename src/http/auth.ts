@@ -1,0 +1,71 @@
+/**
+ * Who is calling: users by HS256 JWT (`sub` is the user id, taken from the token only), the admin
+ * by a static bearer token (compared in constant time).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createSigner, createVerifier } from 'fast-jwt';
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../domain/errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the `authenticate` hook: the caller's user id, from the token only. */
+    userId: string;
+  }
+}
+
+export const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const unauthorized = (message: string) => new AppError('UNAUTHORIZED', message);
+
+export function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+export function createUserAuth(secret: string) {
+  // Only HS256 is accepted: `alg: none` and algorithm-confusion tokens fail verification.
+  const verify = createVerifier({ key: secret, algorithms: ['HS256'], cache: 10_000 });
+  const sign = createSigner({ key: secret, algorithm: 'HS256' });
+
+  function userFromToken(token: string | undefined): string {
+    if (!token) throw unauthorized('missing bearer token');
+    let payload: { sub?: unknown };
+    try {
+      payload = verify(token) as { sub?: unknown };
+    } catch {
+      throw unauthorized('invalid or expired token');
+    }
+    if (typeof payload.sub !== 'string' || !USER_ID.test(payload.sub)) throw unauthorized('token subject is not a valid user id');
+    return payload.sub;
+  }
+
+  return {
+    userFromToken,
+    /**
+     * Hook that sets `request.userId` from `Authorization: Bearer <jwt>` (or `?token=`, which
+     * browsers need for WebSockets); 401 otherwise. Runs before validation, so an anonymous caller
+     * learns it must authenticate rather than what its body got wrong.
+     */
+    async authenticate(request: FastifyRequest): Promise<void> {
+      const query = request.query as { token?: unknown } | undefined;
+      const fromQuery = typeof query?.token === 'string' ? query.token : undefined;
+      request.userId = userFromToken(bearer(request.headers.authorization) ?? fromQuery);
+    },
+    issue(userId: string, ttlSeconds = 24 * 3600): string {
+      return sign({ sub: userId, exp: Math.floor(Date.now() / 1000) + ttlSeconds });
+    },
+  };
+}
+
+export type UserAuth = ReturnType<typeof createUserAuth>;
+
+export function createAdminAuth(adminToken: string) {
+  const expected = createHash('sha256').update(adminToken).digest();
+  return (request: FastifyRequest): void => {
+    const token = bearer(request.headers.authorization);
+    const given = createHash('sha256').update(token ?? '').digest();
+    if (!token || !timingSafeEqual(given, expected)) throw unauthorized('admin token required');
+  };
+}

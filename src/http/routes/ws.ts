@@ -1,0 +1,43 @@
+import websocket from '@fastify/websocket';
+import type { FastifyPluginAsync } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Services } from '../../services/container.ts';
+
+/**
+ * `GET /api/v1/ws`: pushes `{"type": "order", "order": {...}}` to the owner whenever one of their
+ * orders changes status. Status changes arrive by pub/sub, so the socket may be on any instance.
+ */
+export function wsRoutes(services: Services): FastifyPluginAsync {
+  const sockets = new Map<string, Set<WebSocket>>();
+
+  function push(userId: string, payload: unknown): void {
+    const text = JSON.stringify(payload);
+    for (const socket of sockets.get(userId) ?? []) {
+      if (socket.readyState === socket.OPEN) socket.send(text);
+    }
+  }
+
+  return async (app) => {
+    await app.register(websocket, { options: { maxPayload: 4096 } });
+    await services.orders.onAnnounce((order) => push(order.userId, { type: 'order', order }));
+
+    app.get('/api/v1/ws', { websocket: true, preValidation: services.userAuth.authenticate }, (socket, request) => {
+      const userId = request.userId;
+      let set = sockets.get(userId);
+      if (!set) {
+        set = new Set();
+        sockets.set(userId, set);
+      }
+      set.add(socket);
+      socket.on('close', () => {
+        set.delete(socket);
+        if (set.size === 0) sockets.delete(userId);
+      });
+      socket.send(JSON.stringify({ type: 'hello', userId }));
+    });
+
+    app.addHook('onClose', async () => {
+      for (const set of sockets.values()) for (const socket of set) socket.close(1001, 'server shutting down');
+    });
+  };
+}

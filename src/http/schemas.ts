@@ -1,0 +1,48 @@
+/** Request schemas (TypeBox): Fastify validates with them, and the handlers get their types. */
+import { Type } from '@fastify/type-provider-typebox';
+
+export const DecimalId = Type.String({ pattern: '^[0-9]{1,20}$' });
+/** Ids are strings in JSON; an integer is accepted too, as a lenient client might send one. */
+export const IdInput = Type.Union([DecimalId, Type.Integer({ minimum: 1 })]);
+
+export const IdParams = Type.Object({ id: DecimalId });
+export const OrderParams = Type.Object({ orderId: DecimalId });
+
+export const Cents = Type.Integer({ minimum: 0, maximum: 1_000_000_000_000 });
+export const IsoTime = Type.String({ minLength: 10, maxLength: 40 });
+
+export const CreateCommodityBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Type.Union([Type.String({ maxLength: 10_000 }), Type.Null()])),
+  priceCents: Cents,
+  category: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
+});
+
+export const CreateActivityBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  commodityId: IdInput,
+  priceCents: Cents,
+  stock: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+  startAt: IsoTime,
+  endAt: IsoTime,
+  limitPerUser: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
+  paymentTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 300 }),
+  antiBot: Type.Union([Type.Literal('none'), Type.Literal('challenge')], { default: 'none' }),
+  challengeDifficulty: Type.Integer({ minimum: 0, maximum: 32, default: 16 }),
+  segments: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+});
+
+export const PurchaseBody = Type.Object({
+  requestId: Type.String({ minLength: 1, maxLength: 64 }),
+  quantity: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
+  challenge: Type.Optional(
+    Type.Object({
+      challengeId: Type.String({ minLength: 1, maxLength: 100 }),
+      nonce: Type.String({ minLength: 0, maxLength: 200 }),
+    }),
+  ),
+});
+
+export const DevTokenBody = Type.Object({
+  userId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+});

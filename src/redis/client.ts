@@ -1,0 +1,62 @@
+/**
+ * The Redis connections of the process: one for commands (scripts defined on it), one for pub/sub
+ * subscriptions (a subscribed connection can run nothing else). A comma-separated URL list means
+ * Redis Cluster.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { defineScripts } from './scripts.ts';
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConnectOptions {
+  nodes: string[];
+  cluster: boolean;
+  /** Fail commands fast instead of queueing them while disconnected (the purchase path must not hang). */
+  maxRetriesPerRequest?: number;
+}
+
+function nodeOptions(url: string): RedisOptions {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+export function createRedis(options: RedisConnectOptions): RedisClient {
+  const common: RedisOptions = {
+    maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
+    enableOfflineQueue: true,
+    connectTimeout: 2000,
+    // Reconnect forever with a capped back-off: Redis coming back is the normal recovery path.
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+  };
+  let client: RedisClient;
+  if (options.cluster) {
+    client = new Cluster(
+      options.nodes.map((n) => {
+        const o = nodeOptions(n);
+        return { host: o.host ?? '127.0.0.1', port: o.port ?? 6379 };
+      }),
+      { redisOptions: { ...common, ...nodeOptions(options.nodes[0] ?? 'redis://127.0.0.1:6379') }, enableOfflineQueue: true },
+    );
+  } else {
+    client = new Redis({ ...common, ...nodeOptions(options.nodes[0] ?? 'redis://127.0.0.1:6379') });
+  }
+  defineScripts(client);
+  // ioredis emits 'error' on every failed reconnect; without a listener Node would crash the process.
+  client.on('error', () => {});
+  return client;
+}
+
+export async function closeRedis(client: RedisClient): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

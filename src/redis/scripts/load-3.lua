@@ -1,0 +1,51 @@
+--[[
+  load: set an activity's sellable units in Redis from MySQL's truth (preheat and reconciliation).
+  The caller holds the MySQL stock row FOR UPDATE while this runs, so `available` cannot move;
+  units reserved in Redis but not yet settled by the worker are subtracted, so Redis never offers
+  more than MySQL can still honour. (A reservation the worker already committed but not yet
+  settled is subtracted twice for a moment: the safe direction, repaired by the next run.)
+
+  KEYS[1] nonEmpty
+  KEYS[2] remaining
+  KEYS[3] reservations
+
+  ARGV[1] segmentPrefix
+  ARGV[2] segmentCount
+  ARGV[3] available      MySQL activity_stock.available, read under the row lock
+
+  Returns {before, after, inFlight}; before is -1 when Redis held nothing for the activity.
+]]
+local nonEmptyKey = KEYS[1]
+local remainingKey = KEYS[2]
+local reservationsKey = KEYS[3]
+
+local segmentPrefix = ARGV[1]
+local segmentCount = tonumber(ARGV[2])
+local available = tonumber(ARGV[3])
+
+local before = tonumber(redis.call('GET', remainingKey) or '-1')
+
+local inFlight = 0
+local entries = redis.call('HVALS', reservationsKey)
+for i = 1, #entries do
+  local quantity = string.match(entries[i], '^[^|]*|(%d+)|')
+  inFlight = inFlight + (tonumber(quantity) or 0)
+end
+
+local target = math.max(0, available - inFlight)
+if target == before then
+  return {before, target, inFlight}
+end
+
+-- Spread the units evenly; the first (target % n) segments take one more.
+redis.call('DEL', nonEmptyKey)
+local base = math.floor(target / segmentCount)
+local extra = target % segmentCount
+for i = 0, segmentCount - 1 do
+  local units = base
+  if i < extra then units = units + 1 end
+  redis.call('SET', segmentPrefix .. i, units)
+  if units > 0 then redis.call('SADD', nonEmptyKey, i) end
+end
+redis.call('SET', remainingKey, target)
+return {before, target, inFlight}

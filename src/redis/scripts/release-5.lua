@@ -1,0 +1,53 @@
+--[[
+  release: undo one reservation that will not become an order (the Kafka publish failed, or MySQL
+  refused the order). The reservation entry is the idempotency token: only the call that deletes
+  it gives anything back, so a retried or redelivered release never returns units twice.
+
+  KEYS[1] nonEmpty
+  KEYS[2] remaining
+  KEYS[3] userUnits
+  KEYS[4] reservations
+  KEYS[5] answer        deleted when ARGV[6] = 1, so the client may retry the same requestId
+
+  ARGV[1] segmentPrefix
+  ARGV[2] segment        which segment receives the units back
+  ARGV[3] orderId
+  ARGV[4] quantity
+  ARGV[5] returnStock    1: the units go back on sale; 0: they are gone (MySQL had none to give)
+  ARGV[6] forgetAnswer   1: delete the stored answer
+
+  Returns 1 when released now, 0 when it had already been released or settled.
+]]
+local nonEmptyKey = KEYS[1]
+local remainingKey = KEYS[2]
+local userUnitsKey = KEYS[3]
+local reservationsKey = KEYS[4]
+local answerKey = KEYS[5]
+
+local segmentPrefix = ARGV[1]
+local segment = ARGV[2]
+local orderId = ARGV[3]
+local quantity = tonumber(ARGV[4])
+local returnStock = ARGV[5] == '1'
+local forgetAnswer = ARGV[6] == '1'
+
+if redis.call('HDEL', reservationsKey, orderId) == 0 then
+  return 0
+end
+
+if returnStock and redis.call('EXISTS', remainingKey) == 1 then
+  redis.call('INCRBY', segmentPrefix .. segment, quantity)
+  redis.call('SADD', nonEmptyKey, segment)
+  redis.call('INCRBY', remainingKey, quantity)
+end
+
+if tonumber(redis.call('GET', userUnitsKey) or '0') > quantity then
+  redis.call('DECRBY', userUnitsKey, quantity)
+else
+  redis.call('DEL', userUnitsKey)
+end
+
+if forgetAnswer then
+  redis.call('DEL', answerKey)
+end
+return 1

@@ -1,0 +1,93 @@
+--[[
+  reserve: the whole admission decision of one purchase, atomically.
+  Order matters: the buyer is checked BEFORE any unit is taken, so a refused buyer never leaks
+  stock (the classic bug of decrementing first and checking the user afterwards).
+
+  KEYS[1] nonEmpty      set of segment indexes that still hold units
+  KEYS[2] remaining     sum of all segments
+  KEYS[3] userUnits     units this user holds in the activity
+  KEYS[4] answer        the stored answer for (user, requestId)
+  KEYS[5] reservations  hash orderId -> "userId|quantity|reservedAtMs|requestId"
+  KEYS[6] lastOrder     the user's latest order id in the activity (for my-order while QUEUED)
+
+  ARGV[1] segmentPrefix  segment i lives at segmentPrefix..i (same hash tag as the KEYS)
+  ARGV[2] quantity
+  ARGV[3] limitPerUser
+  ARGV[4] orderId        made by the caller before the call, so it can be published right after
+  ARGV[5] userId
+  ARGV[6] requestId
+  ARGV[7] nowMs
+  ARGV[8] ttlSeconds     how long the answer and the user's count are kept
+
+  Returns {code, value}:
+     1, orderId   reserved now
+     2, answer    replay: the answer stored for this requestId ("O:<orderId>" or "E:<code>")
+    -1, ''        SOLD_OUT (stored as the answer)
+    -2, ''        LIMIT_EXCEEDED (stored as the answer)
+    -3, ''        NOT_PREHEATED: the activity has no stock in Redis (nothing stored)
+]]
+local nonEmptyKey = KEYS[1]
+local remainingKey = KEYS[2]
+local userUnitsKey = KEYS[3]
+local answerKey = KEYS[4]
+local reservationsKey = KEYS[5]
+local lastOrderKey = KEYS[6]
+
+local segmentPrefix = ARGV[1]
+local quantity = tonumber(ARGV[2])
+local limitPerUser = tonumber(ARGV[3])
+local orderId = ARGV[4]
+local userId = ARGV[5]
+local requestId = ARGV[6]
+local nowMs = ARGV[7]
+local ttlSeconds = tonumber(ARGV[8])
+
+local previous = redis.call('GET', answerKey)
+if previous then
+  return {2, previous}
+end
+
+local remaining = redis.call('GET', remainingKey)
+if not remaining then
+  return {-3, ''}
+end
+
+local held = tonumber(redis.call('GET', userUnitsKey) or '0')
+if held + quantity > limitPerUser then
+  redis.call('SET', answerKey, 'E:LIMIT_EXCEEDED', 'EX', ttlSeconds)
+  return {-2, ''}
+end
+
+if tonumber(remaining) < quantity then
+  redis.call('SET', answerKey, 'E:SOLD_OUT', 'EX', ttlSeconds)
+  return {-1, ''}
+end
+
+-- Take the units from random non-empty segments; a short segment gives what it has and the
+-- rest comes from the next, so a unit left in any segment can still be sold.
+local needed = quantity
+while needed > 0 do
+  local segment = redis.call('SRANDMEMBER', nonEmptyKey)
+  if not segment then
+    -- remaining said there was enough: the counters disagree; refuse rather than oversell.
+    return redis.error_reply('ERR segments hold fewer units than remaining')
+  end
+  local segmentKey = segmentPrefix .. segment
+  local has = tonumber(redis.call('GET', segmentKey) or '0')
+  local take = math.min(has, needed)
+  if take > 0 then
+    redis.call('DECRBY', segmentKey, take)
+    needed = needed - take
+  end
+  if has - take <= 0 then
+    redis.call('SREM', nonEmptyKey, segment)
+  end
+end
+
+redis.call('DECRBY', remainingKey, quantity)
+redis.call('INCRBY', userUnitsKey, quantity)
+redis.call('EXPIRE', userUnitsKey, ttlSeconds)
+redis.call('HSET', reservationsKey, orderId, userId .. '|' .. quantity .. '|' .. nowMs .. '|' .. requestId)
+redis.call('SET', answerKey, 'O:' .. orderId, 'EX', ttlSeconds)
+redis.call('SET', lastOrderKey, orderId, 'EX', ttlSeconds)
+return {1, orderId}

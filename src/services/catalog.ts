@@ -1,0 +1,86 @@
+/** Setting up a sale: commodities and activities, with the stock pre-heated into Redis at once. */
+import type { Db } from '../db/client.ts';
+import {
+  findCommodity,
+  insertActivity,
+  insertCommodity,
+  listActivities,
+  type NewActivity,
+  type NewCommodity,
+} from '../db/repositories/catalog.ts';
+import { type Activity, type AntiBot, type Commodity, defaultSegments } from '../domain/activity.ts';
+import { AppError } from '../domain/errors.ts';
+import type { ActivityCache } from './activity-cache.ts';
+import type { Inventory } from './inventory.ts';
+
+export interface ActivityInput {
+  name: string;
+  commodityId: string | number;
+  priceCents: number;
+  stock: number;
+  startAt: string;
+  endAt: string;
+  limitPerUser: number;
+  paymentTimeoutSeconds: number;
+  antiBot: AntiBot;
+  challengeDifficulty: number;
+  segments?: number;
+}
+
+function parseTime(field: string, text: string): Date {
+  // Only full ISO-8601 timestamps: "2026-11-21" alone would silently mean midnight UTC.
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(ms)) throw new AppError('INVALID_REQUEST', `${field} must be an ISO-8601 timestamp`);
+  return new Date(ms);
+}
+
+export function createCatalog(db: Db, inventory: Inventory, activities: ActivityCache) {
+  return {
+    createCommodity(input: { name: string; description?: string | null; priceCents: number; category?: string | null }): Promise<Commodity> {
+      const commodity: NewCommodity = {
+        name: input.name,
+        description: input.description ?? null,
+        priceCents: input.priceCents,
+        category: input.category ?? null,
+      };
+      return insertCommodity(db, commodity);
+    },
+
+    async createActivity(input: ActivityInput): Promise<Activity> {
+      const startAt = parseTime('startAt', input.startAt);
+      const endAt = parseTime('endAt', input.endAt);
+      if (endAt <= startAt) throw new AppError('INVALID_REQUEST', 'endAt must be after startAt');
+      const commodityId = String(input.commodityId);
+      if (!(await findCommodity(db, commodityId))) throw new AppError('NOT_FOUND', `commodity ${commodityId} not found`);
+      const activity: NewActivity = {
+        name: input.name,
+        commodityId,
+        priceCents: input.priceCents,
+        stock: input.stock,
+        startAt,
+        endAt,
+        limitPerUser: input.limitPerUser,
+        paymentTimeoutSeconds: input.paymentTimeoutSeconds,
+        antiBot: input.antiBot,
+        challengeDifficulty: input.challengeDifficulty,
+        segments: Math.min(input.segments ?? defaultSegments(input.stock), input.stock),
+      };
+      const created = await insertActivity(db, activity);
+      // Pre-heat now, not at startAt: the stock is in Redis before the first buyer arrives,
+      // with no further call. (The worker's sweep re-loads it if Redis is ever lost.)
+      await inventory.loadFromTruth(created);
+      await activities.invalidate(created.id);
+      return created;
+    },
+
+    list: () => listActivities(db),
+
+    async require(activityId: string): Promise<Activity> {
+      const activity = await activities.get(activityId);
+      if (!activity) throw new AppError('NOT_FOUND', `activity ${activityId} not found`);
+      return activity;
+    },
+  };
+}
+
+export type Catalog = ReturnType<typeof createCatalog>;
