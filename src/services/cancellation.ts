@@ -1,0 +1,185 @@
+/**
+ * Cancelling orders (user, failed payment, payment timeout) — DESIGN.md "Order lifecycle".
+ * Step 1, in the caller's MySQL transaction: the status moves PENDING_PAYMENT → CANCELLED only by
+ * compare-and-set (a payment racing us finds the row already moved, and the loser is refunded),
+ * `locked → available`, the user's quota freed, ORDER_CANCELLED in the outbox.
+ * Step 2, still inside the transaction (see cancelLocked): Redis gets the units back through the idempotent restock (its marker
+ * means a retry or a reconciliation never returns them twice), chained with a waitlist pass so
+ * waiting users are offered them first; then every instance clears its sold-out flag and the
+ * owner's WebSocket hears the new status. A crash between the steps is repaired by reconciliation.
+ */
+import { sql, type Transaction } from 'kysely';
+import type { Db } from '../db/client.ts';
+import { toOrder } from '../db/repositories/orders.ts';
+import type { Database, OrderRow } from '../db/schema.ts';
+import { AppError } from '../domain/errors.ts';
+import type { CancelReason, Order } from '../domain/order.ts';
+import type { Logger } from '../log.ts';
+import type { RedisClient } from '../redis/client.ts';
+import type { Keys } from '../redis/keys.ts';
+import { type OfferPass, restockAndOffer } from '../redis/lifecycle.ts';
+import type { ActivityCache } from './activity-cache.ts';
+import type { Orders } from './orders.ts';
+import type { SoldOutFlags } from './sold-out.ts';
+import { retryTransaction } from './tx.ts';
+import type { Waitlist } from './waitlist.ts';
+
+type Trx = Transaction<Database>;
+
+export interface Cancellation {
+  /**
+   * MySQL step: cancels those of `rows` (locked FOR UPDATE by the caller) still PENDING_PAYMENT,
+   * in the caller's transaction. Returns the orders this call cancelled (the CAS winners).
+   */
+  cancelLocked(trx: Trx, rows: OrderRow[], reason: CancelReason): Promise<Order[]>;
+  /** Redis step, after the commit: units back (idempotent), waitlist offers, flags, WebSocket. */
+  returnUnits(orders: Order[]): Promise<void>;
+  /** `POST /orders/{id}/cancel` by the owner. */
+  cancelByUser(userId: string, orderId: string): Promise<Order>;
+}
+
+export interface CancellationDeps {
+  db: Db;
+  redis: RedisClient;
+  keys: Keys;
+  activities: ActivityCache;
+  soldOut: SoldOutFlags;
+  orders: Orders;
+  waitlist: Waitlist;
+  log: Logger;
+}
+
+export function outboxPayload(order: Order, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    orderId: order.orderId,
+    activityId: order.activityId,
+    userId: order.userId,
+    quantity: order.quantity,
+    amountCents: order.amountCents,
+    status: order.status,
+    ...(order.reason ? { reason: order.reason } : {}),
+    ...extra,
+  });
+}
+
+export function createCancellation(deps: CancellationDeps): Cancellation {
+  const { db, redis, keys, activities, soldOut, orders, waitlist } = deps;
+  const log = deps.log.child({ component: 'cancellation' });
+
+  async function cancelLocked(trx: Trx, rows: OrderRow[], reason: CancelReason): Promise<Order[]> {
+    const cancelled: Order[] = [];
+    for (const row of rows) {
+      if (row.status !== 'PENDING_PAYMENT') continue;
+      const moved = await trx
+        .updateTable('orders')
+        .set({ status: 'CANCELLED', reason })
+        .where('id', '=', row.id)
+        .where('status', '=', 'PENDING_PAYMENT')
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) continue;
+      cancelled.push(toOrder({ ...row, status: 'CANCELLED', reason }));
+    }
+    if (cancelled.length === 0) return cancelled;
+
+    // One stock update per activity, in id order: two reapers never lock stock rows crosswise.
+    const perActivity = new Map<string, number>();
+    for (const o of cancelled) perActivity.set(o.activityId, (perActivity.get(o.activityId) ?? 0) + o.quantity);
+    for (const [activityId, units] of [...perActivity].sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : 1))) {
+      const updated = await trx
+        .updateTable('activity_stock')
+        .set({ locked: sql`locked - ${units}`, available: sql`available + ${units}` })
+        .where('activity_id', '=', activityId)
+        .where('locked', '>=', units)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) throw new Error(`activity ${activityId} has fewer than ${units} locked units`);
+    }
+    for (const o of [...cancelled].sort((a, b) => (a.userId < b.userId ? -1 : 1))) {
+      await trx
+        .updateTable('user_quota')
+        .set({ quantity: sql`GREATEST(quantity - ${o.quantity}, 0)` })
+        .where('activity_id', '=', o.activityId)
+        .where('user_id', '=', o.userId)
+        .execute();
+    }
+    await trx
+      .insertInto('outbox')
+      .values(cancelled.map((o) => ({ aggregate_id: o.orderId, event_type: 'ORDER_CANCELLED', payload: outboxPayload(o) })))
+      .execute();
+    // Return the units to Redis while this transaction still holds the stock rows: a preheat or
+    // reconciliation (which reads `available` under the same lock) then sees either neither the
+    // MySQL release nor the Redis return, or both — never the one without the other, which
+    // would count the units twice. Should the commit fail after this, Redis merely offers a unit
+    // too many until the next reload, and MySQL refuses it.
+    for (const order of cancelled) await restockInRedis(order);
+    return cancelled;
+  }
+
+  /** Offers made by the restocks of this process, announced after the commit. */
+  const passes = new Map<string, OfferPass>();
+
+  async function restockInRedis(order: Order): Promise<void> {
+    try {
+      const activity = await activities.get(order.activityId);
+      const { pass } = await restockAndOffer(
+        redis,
+        keys,
+        { activityId: order.activityId, userId: order.userId, orderId: order.orderId, quantity: order.quantity, segments: activity?.segments ?? 1 },
+        Date.now(),
+        waitlist.offerMs,
+      );
+      passes.set(order.orderId, pass);
+    } catch (error) {
+      // MySQL holds the truth; reconciliation returns the units later (the marker is unset).
+      log.error({ err: error, orderId: order.orderId }, 'units not returned to Redis; reconciliation will');
+    }
+  }
+
+  async function returnUnits(cancelled: Order[]): Promise<void> {
+    const touched = new Set<string>();
+    for (const order of cancelled) {
+      // Orders cancelled elsewhere (reconciliation repairing a crash) are restocked here.
+      if (!passes.has(order.orderId)) await restockInRedis(order);
+      const pass = passes.get(order.orderId);
+      passes.delete(order.orderId);
+      if (pass) {
+        await waitlist.announcePass(order.activityId, pass).catch((error: unknown) => log.warn({ err: error }, 'waitlist announce failed'));
+        touched.add(order.activityId);
+      }
+      await orders.announce(order).catch((error: unknown) => log.warn({ err: error }, 'order announce failed'));
+    }
+    for (const activityId of touched) await soldOut.announceReturned(activityId).catch(() => {});
+  }
+
+
+  return {
+    cancelLocked,
+    returnUnits,
+
+    async cancelByUser(userId, orderId) {
+      const outcome = await retryTransaction(() =>
+        db.transaction().execute(async (trx) => {
+          const row = await trx.selectFrom('orders').selectAll().where('id', '=', orderId).forUpdate().executeTakeFirst();
+          if (!row || row.user_id !== userId) return { kind: 'missing' as const };
+          if (row.status === 'CANCELLED') return { kind: 'unchanged' as const, order: toOrder(row) };
+          if (row.status !== 'PENDING_PAYMENT') return { kind: 'refused' as const, status: row.status };
+          const [order] = await cancelLocked(trx, [row], 'USER_CANCELLED');
+          return order ? { kind: 'cancelled' as const, order } : { kind: 'missing' as const };
+        }),
+      );
+      switch (outcome.kind) {
+        case 'missing': {
+          // Not in MySQL yet: a QUEUED order (reserved, being persisted) cannot be cancelled yet.
+          const order = await orders.get(userId, orderId);
+          throw new AppError('ORDER_NOT_CANCELLABLE', `order is ${order.status}; retry once it is PENDING_PAYMENT`);
+        }
+        case 'refused':
+          throw new AppError('ORDER_NOT_CANCELLABLE', `order is ${outcome.status}`);
+        case 'unchanged':
+          return outcome.order;
+        default:
+          await returnUnits([outcome.order]);
+          return outcome.order;
+      }
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The payment-timeout reaper (promise 5): every SECKILL_REAPER_INTERVAL_MS, cancels orders still
+ * PENDING_PAYMENT past `expiresAt`, in bounded batches. Each batch is one transaction that locks
+ * its rows with FOR UPDATE SKIP LOCKED on the (status, expires_at) index, so any number of reapers
+ * (worker processes) split the work instead of queueing on each other, and the status
+ * compare-and-set means an order cancelled by someone else meanwhile is simply skipped.
+ */
+import type { BackgroundTask } from '../app.ts';
+import type { Db } from '../db/client.ts';
+import type { Order } from '../domain/order.ts';
+import type { Logger } from '../log.ts';
+import type { Cancellation } from '../services/cancellation.ts';
+import { retryTransaction } from '../services/tx.ts';
+import { periodicTask } from './periodic.ts';
+
+export interface ReaperDeps {
+  db: Db;
+  cancellation: Cancellation;
+  log: Logger;
+  intervalMs: number;
+  batchSize?: number;
+  /** Upper bound of batches per tick, so one tick never runs unbounded. */
+  maxBatches?: number;
+  now?: () => Date;
+}
+
+export function createReaper(deps: ReaperDeps) {
+  const { db, cancellation } = deps;
+  const log = deps.log.child({ component: 'reaper' });
+  const batchSize = deps.batchSize ?? 200;
+  const maxBatches = deps.maxBatches ?? 50;
+  const now = deps.now ?? (() => new Date());
+
+  /** One batch: returns the orders this call cancelled, and whether the batch was full. */
+  async function reapBatch(): Promise<{ cancelled: Order[]; full: boolean }> {
+    const { cancelled, seen } = await retryTransaction(() =>
+      db.transaction().execute(async (trx) => {
+        const rows = await trx
+          .selectFrom('orders')
+          .selectAll()
+          .where('status', '=', 'PENDING_PAYMENT')
+          .where('expires_at', '<=', now())
+          .orderBy('expires_at')
+          .limit(batchSize)
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        if (rows.length === 0) return { cancelled: [], seen: 0 };
+        return { cancelled: await cancellation.cancelLocked(trx, rows, 'PAYMENT_TIMEOUT'), seen: rows.length };
+      }),
+    );
+    if (cancelled.length > 0) await cancellation.returnUnits(cancelled);
+    return { cancelled, full: seen === batchSize };
+  }
+
+  async function reapOnce(): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const { cancelled, full } = await reapBatch();
+      total += cancelled.length;
+      if (!full) break;
+    }
+    if (total > 0) log.info({ cancelled: total }, 'expired orders cancelled');
+    return total;
+  }
+
+  const task: BackgroundTask & { reapOnce(): Promise<number> } = {
+    ...periodicTask('reaper', deps.intervalMs, log, async () => {
+      await reapOnce();
+    }),
+    reapOnce,
+  };
+  return task;
+}
