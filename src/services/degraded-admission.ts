@@ -1,0 +1,90 @@
+/**
+ * Purchases while Redis is unreachable (the breaker is open), per SECKILL_DEGRADE_ADMIT_RATIO:
+ * 0 → 503 BUSY; a ratio in (0, 1] → that fraction, at random, goes straight to Kafka with a fresh
+ * order id and `degraded: true`, answered 202 QUEUED. No gate checked stock or the user's count:
+ * the order worker's MySQL transaction does (order-persister.ts: `available >= n` under the stock
+ * row lock, and the user_quota row), so promises 1 and 3 still hold; the surplus turns FAILED.
+ *
+ * Idempotency without Redis is per instance only: a (user, activity, requestId) admitted here gets
+ * the same order id on a retry to this instance. A retry landing on another instance may get a
+ * second id, which MySQL's unique (activity, user, requestId) key then drops as superseded.
+ */
+import { listOpenActivities } from '../db/repositories/catalog.ts';
+import type { Db } from '../db/client.ts';
+import type { Activity } from '../domain/activity.ts';
+import { AppError } from '../domain/errors.ts';
+import type { ReservationMessage } from '../domain/order.ts';
+import type { OrderPublisher } from '../kafka/order-publisher.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { RedisClient } from '../redis/client.ts';
+import type { Keys } from '../redis/keys.ts';
+import type { Inventory } from './inventory.ts';
+import type { PurchaseAccepted, PurchaseRequest } from './purchase.ts';
+import type { IdGenerator } from './snowflake.ts';
+
+export type DegradedAdmission = (request: PurchaseRequest, activity: Activity, nowMs: number) => Promise<PurchaseAccepted>;
+
+export interface DegradedDeps {
+  ratio: number;
+  ids: IdGenerator;
+  publisher: OrderPublisher;
+  metrics: Metrics;
+  random?: () => number;
+  /** Admitted answers remembered for replays (bounded). */
+  maxRemembered?: number;
+}
+
+const busy = () => new AppError('BUSY', 'reservations unavailable, retry shortly', { retryAfter: 1 });
+
+export function createDegradedAdmission(deps: DegradedDeps): DegradedAdmission & { forget(): void } {
+  const { ratio, ids, publisher, metrics } = deps;
+  const random = deps.random ?? Math.random;
+  const maxRemembered = deps.maxRemembered ?? 100_000;
+  const admitted = new Map<string, string>();
+
+  const admit = async (request: PurchaseRequest, activity: Activity, nowMs: number): Promise<PurchaseAccepted> => {
+    const key = `${activity.id}\u0000${request.userId}\u0000${request.requestId}`;
+    const known = admitted.get(key);
+    if (known) return { orderId: known, status: 'QUEUED' };
+    if (ratio <= 0 || random() >= ratio) {
+      metrics.purchases.inc({ outcome: 'BUSY' });
+      throw busy();
+    }
+    const message: ReservationMessage = {
+      orderId: ids.next(),
+      activityId: activity.id,
+      userId: request.userId,
+      requestId: request.requestId,
+      quantity: request.quantity,
+      unitPriceCents: activity.priceCents,
+      reservedAtMs: nowMs,
+      degraded: true,
+    };
+    const outcome = await publisher.publish(message);
+    if (outcome === 'failed') {
+      metrics.purchases.inc({ outcome: 'BUSY' });
+      throw busy();
+    }
+    if (admitted.size >= maxRemembered) admitted.clear();
+    admitted.set(key, message.orderId);
+    metrics.purchases.inc({ outcome: 'DEGRADED' });
+    return { orderId: message.orderId, status: 'QUEUED' };
+  };
+  return Object.assign(admit, { forget: () => admitted.clear() });
+}
+
+/**
+ * Re-loads, from MySQL, the stock of every open activity whose counter Redis lost (it keeps
+ * nothing on disk): the breaker runs this before closing, so the gate never reopens empty.
+ */
+export async function reloadMissingStock(db: Db, redis: RedisClient, keys: Keys, inventory: Inventory, log: Logger): Promise<number> {
+  let reloaded = 0;
+  for (const activity of await listOpenActivities(db, new Date())) {
+    if ((await redis.exists(keys.activity(activity.id).remaining)) === 1) continue;
+    const { after } = await inventory.loadFromTruth(activity);
+    reloaded += 1;
+    log.warn({ activityId: activity.id, remaining: after }, 'Redis came back without stock; re-loaded from MySQL');
+  }
+  return reloaded;
+}
