@@ -1,0 +1,460 @@
+/**
+ * The operator dashboard `/admin`: create commodities and activities (validated like the API),
+ * list activities, and watch one sale live — stock, orders, requests/s, p99, queue lag, dead
+ * letters — from the SSE feed `GET /api/v1/admin/activities/{id}/live`, with uPlot charts.
+ */
+import uPlot from 'uplot';
+import { $, ApiError, api, formatPrice } from './api.ts';
+import { buckets, byLabel, diff, parseProm, quantile, type Sample } from './prom.ts';
+
+const TOKEN_KEY = 'seckill.adminToken';
+let token = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+
+function say(text: string, kind: 'info' | 'error' | 'ok' = 'info'): void {
+  const m = $('message');
+  m.textContent = text;
+  m.dataset.kind = kind;
+}
+
+const errorText = (error: unknown) => (error instanceof ApiError ? `${error.human} (${error.code}: ${error.message})` : String(error));
+
+async function adminApi<T>(method: string, path: string, body?: unknown): Promise<T> {
+  try {
+    return await api<T>(method, path, { token, body });
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'UNAUTHORIZED') {
+      sessionStorage.removeItem(TOKEN_KEY);
+      token = undefined;
+      renderToken();
+      say('The admin token was not accepted. Please enter it again.', 'error');
+    }
+    throw error;
+  }
+}
+
+// ---- token ----------------------------------------------------------------------------------------
+
+function renderToken(): void {
+  $('token-form').hidden = token !== undefined;
+  $('token-ok').hidden = token === undefined;
+}
+
+$('token-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  token = ($('admin-token') as HTMLInputElement).value.trim();
+  sessionStorage.setItem(TOKEN_KEY, token);
+  renderToken();
+  if (await loadActivities()) say('Signed in as admin.', 'ok');
+});
+
+$('forget').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  token = undefined;
+  stopLive();
+  renderToken();
+});
+
+// ---- forms (same rules as the API's schemas) ------------------------------------------------------
+
+type Check = (value: string) => string | undefined;
+const required: Check = (v) => (v.trim() === '' ? 'Required.' : undefined);
+const maxLen =
+  (n: number): Check =>
+  (v) =>
+    v.length > n ? `At most ${n} characters.` : undefined;
+const intRange =
+  (min: number, max: number): Check =>
+  (v) =>
+    /^\d+$/.test(v.trim()) && Number(v) >= min && Number(v) <= max ? undefined : `A whole number from ${min} to ${max.toLocaleString()}.`;
+const money: Check = (v) => (/^\d{1,10}(\.\d{1,2})?$/.test(v.trim()) ? undefined : 'An amount like 9.90 (at most 2 decimals).');
+const toCents = (v: string) => Math.round(Number(v.trim()) * 100);
+
+/** Runs each field's checks, marks the invalid ones (aria-invalid + message); true when all pass. */
+function validate(form: HTMLFormElement, rules: Record<string, Check[]>, extra?: () => [string, string] | undefined): boolean {
+  let ok = true;
+  for (const el of form.querySelectorAll('.field-error')) el.remove();
+  for (const [name, checks] of Object.entries(rules)) {
+    const input = form.elements.namedItem(name) as HTMLInputElement;
+    const problem = checks.map((check) => check(input.value)).find((p) => p !== undefined);
+    input.setAttribute('aria-invalid', String(problem !== undefined));
+    if (problem) {
+      ok = false;
+      const note = document.createElement('span');
+      note.className = 'field-error';
+      note.id = `${form.id}-${name}-error`;
+      note.textContent = problem;
+      input.setAttribute('aria-describedby', note.id);
+      input.after(note);
+    }
+  }
+  const cross = extra?.();
+  if (cross) {
+    ok = false;
+    const input = form.elements.namedItem(cross[0]) as HTMLInputElement;
+    input.setAttribute('aria-invalid', 'true');
+    const note = document.createElement('span');
+    note.className = 'field-error';
+    note.textContent = cross[1];
+    input.after(note);
+  }
+  return ok;
+}
+
+const field = (form: HTMLFormElement, name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
+
+$('commodity-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  if (!validate(form, { name: [required, maxLen(200)], price: [required, money], category: [maxLen(100)], description: [maxLen(10_000)] })) return;
+  const out = $('commodity-result');
+  try {
+    const { commodity } = await adminApi<{ commodity: { id: string; name: string; priceCents: number } }>('POST', '/api/v1/admin/commodities', {
+      name: field(form, 'name'),
+      priceCents: toCents(field(form, 'price')),
+      description: field(form, 'description') || undefined,
+      category: field(form, 'category') || undefined,
+    });
+    out.textContent = `Created commodity ${commodity.id} “${commodity.name}” at ${formatPrice(commodity.priceCents)}.`;
+    out.dataset.kind = 'ok';
+    const activityForm = $('activity-form') as HTMLFormElement;
+    (activityForm.elements.namedItem('commodityId') as HTMLInputElement).value = commodity.id;
+    (activityForm.elements.namedItem('price') as HTMLInputElement).value = (commodity.priceCents / 100).toFixed(2);
+  } catch (error) {
+    out.textContent = errorText(error);
+    out.dataset.kind = 'error';
+  }
+});
+
+/** datetime-local (the operator's local time) → ISO UTC. */
+const localToIso = (v: string) => new Date(v).toISOString();
+const isoToLocal = (ms: number) => {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 19);
+};
+
+function presetTimes(): void {
+  const form = $('activity-form') as HTMLFormElement;
+  const start = Math.ceil((Date.now() + 120_000) / 60_000) * 60_000;
+  (form.elements.namedItem('startAt') as HTMLInputElement).value = isoToLocal(start);
+  (form.elements.namedItem('endAt') as HTMLInputElement).value = isoToLocal(start + 3_600_000);
+}
+
+$('activity-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  const date: Check = (v) => (v.trim() === '' || Number.isNaN(Date.parse(v)) ? 'A date and time.' : undefined);
+  const ok = validate(
+    form,
+    {
+      name: [required, maxLen(200)],
+      commodityId: [required, (v) => (/^[0-9]{1,20}$/.test(v.trim()) ? undefined : 'A commodity id (digits).')],
+      price: [required, money],
+      stock: [required, intRange(1, 10_000_000)],
+      startAt: [date],
+      endAt: [date],
+      limitPerUser: [intRange(1, 100)],
+      paymentTimeoutSeconds: [intRange(1, 86_400)],
+      challengeDifficulty: [intRange(0, 32)],
+    },
+    () => (Date.parse(field(form, 'endAt')) > Date.parse(field(form, 'startAt')) ? undefined : ['endAt', 'Must be after the start.']),
+  );
+  if (!ok) return;
+  const out = $('activity-result');
+  try {
+    const { activity } = await adminApi<{ activity: { id: string; name: string } }>('POST', '/api/v1/admin/activities', {
+      name: field(form, 'name'),
+      commodityId: field(form, 'commodityId'),
+      priceCents: toCents(field(form, 'price')),
+      stock: Number(field(form, 'stock')),
+      startAt: localToIso(field(form, 'startAt')),
+      endAt: localToIso(field(form, 'endAt')),
+      limitPerUser: Number(field(form, 'limitPerUser')),
+      paymentTimeoutSeconds: Number(field(form, 'paymentTimeoutSeconds')),
+      antiBot: field(form, 'antiBot'),
+      challengeDifficulty: Number(field(form, 'challengeDifficulty')),
+    });
+    out.textContent = `Created activity ${activity.id} “${activity.name}”.`;
+    out.dataset.kind = 'ok';
+    await loadActivities();
+  } catch (error) {
+    out.textContent = errorText(error);
+    out.dataset.kind = 'error';
+  }
+});
+
+// ---- activity list --------------------------------------------------------------------------------
+
+interface AdminActivity {
+  id: string;
+  name: string;
+  stock: number;
+  startAt: string;
+  endAt: string;
+  antiBot: string;
+  priceCents: number;
+}
+
+async function loadActivities(): Promise<boolean> {
+  if (!token) return false;
+  try {
+    const { activities } = await adminApi<{ activities: AdminActivity[] }>('GET', '/api/v1/admin/activities');
+    const body = $('activities');
+    body.replaceChildren();
+    for (const a of [...activities].reverse()) {
+      const row = document.createElement('tr');
+      const cells = [a.id, a.name, a.stock.toLocaleString(), new Date(a.startAt).toLocaleString(), new Date(a.endAt).toLocaleString(), a.antiBot];
+      for (const text of cells) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        row.append(td);
+      }
+      const td = document.createElement('td');
+      const watch = document.createElement('button');
+      watch.type = 'button';
+      watch.className = 'secondary';
+      watch.textContent = 'Watch live';
+      watch.setAttribute('aria-label', `Watch activity ${a.id} live`);
+      watch.dataset.activity = a.id;
+      watch.addEventListener('click', () => startLive(a));
+      td.append(watch);
+      row.append(td);
+      body.append(row);
+    }
+    return true;
+  } catch (error) {
+    say(errorText(error), 'error');
+    return false;
+  }
+}
+
+$('refresh').addEventListener('click', () => void loadActivities());
+
+// ---- live view ------------------------------------------------------------------------------------
+
+const WINDOW = 120; // points (seconds) kept on the charts
+const OUTCOMES = ['RESERVED', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'RATE_LIMITED', 'BUSY', 'other'] as const;
+const PURCHASE_ROUTE = '/api/v1/activities/:id/purchase';
+
+interface Tick {
+  at: number;
+  stats: {
+    stock: number;
+    redis: { remaining: number | null };
+    db: { available: number; locked: number; sold: number };
+    orders: Record<string, number>;
+  };
+  metrics: string;
+}
+
+let live: { abort: AbortController; charts: uPlot[] } | undefined;
+
+function chart(target: string, series: Array<{ label: string; stroke: string }>, data: number[][]): uPlot {
+  const el = $(target);
+  el.replaceChildren();
+  const width = Math.max(280, el.clientWidth || 320);
+  return new uPlot(
+    {
+      width,
+      height: 160,
+      legend: { live: false },
+      cursor: { show: false },
+      scales: { x: { time: true } },
+      axes: [{}, { size: 50 }],
+      series: [{}, ...series.map((s) => ({ ...s, width: 2, spanGaps: true }))],
+    },
+    data as uPlot.AlignedData,
+    el,
+  );
+}
+
+function stopLive(): void {
+  live?.abort.abort();
+  for (const c of live?.charts ?? []) c.destroy();
+  live = undefined;
+  $('live').hidden = true;
+}
+
+function setNumbers(values: Array<[string, string]>): void {
+  const dl = $('numbers');
+  dl.replaceChildren();
+  for (const [label, value] of values) {
+    const div = document.createElement('div');
+    const dt = document.createElement('dt');
+    dt.textContent = label;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    dd.dataset.metric = label;
+    div.append(dt, dd);
+    dl.append(div);
+  }
+}
+
+function startLive(activity: AdminActivity): void {
+  stopLive();
+  const section = $('live');
+  section.hidden = false;
+  section.dataset.activity = activity.id;
+  section.dataset.ticks = '0';
+  section.dataset.peakRps = '0';
+  $('live-title').textContent = `Live · activity ${activity.id} “${activity.name}”`;
+  ($('product-link') as HTMLAnchorElement).href = `/activities/${activity.id}`;
+  $('op-result').hidden = true;
+
+  const xs: number[] = [];
+  const units: number[][] = [[], [], [], []];
+  const rps: number[][] = OUTCOMES.map(() => []);
+  const p99: number[][] = [[]];
+  const queue: number[][] = [[], []];
+  const charts = [
+    chart(
+      'chart-units',
+      [
+        { label: 'available', stroke: '#12805c' },
+        { label: 'locked', stroke: '#b54708' },
+        { label: 'sold', stroke: '#1570ef' },
+        { label: 'Redis remaining', stroke: '#e0312f' },
+      ],
+      [xs, ...units],
+    ),
+    chart(
+      'chart-rps',
+      OUTCOMES.map((label, i) => ({ label, stroke: ['#12805c', '#e0312f', '#b54708', '#7a5af8', '#667085', '#98a2b3'][i] as string })),
+      [xs, ...rps],
+    ),
+    chart('chart-p99', [{ label: 'p99 ms', stroke: '#1570ef' }], [xs, ...p99]),
+    chart(
+      'chart-queue',
+      [
+        { label: 'queue lag (QUEUED)', stroke: '#b54708' },
+        { label: 'dead letters', stroke: '#e0312f' },
+      ],
+      [xs, ...queue],
+    ),
+  ];
+  const abort = new AbortController();
+  live = { abort, charts };
+
+  let previous: { at: number; outcomes: Map<string, number>; buckets: Map<number, number> } | undefined;
+  const push = (series: number[], value: number) => {
+    series.push(value);
+    if (series.length > WINDOW) series.shift();
+  };
+
+  const onTick = (tick: Tick) => {
+    const samples: Sample[] = parseProm(tick.metrics);
+    const outcomes = byLabel(samples, 'seckill_purchase_total', 'outcome');
+    const purchaseBuckets = buckets(samples, 'seckill_http_request_duration_seconds', (l) => l.route === PURCHASE_ROUTE);
+    const dlq = [...byLabel(samples, 'seckill_orders_dead_lettered_total', '').values()].reduce((a, b) => a + b, 0);
+    const seconds = previous ? Math.max(0.001, (tick.at - previous.at) / 1000) : 1;
+    const before = previous?.outcomes;
+    const rate = (name: string) => (before ? Math.max(0, ((outcomes.get(name) ?? 0) - (before.get(name) ?? 0)) / seconds) : 0);
+    const otherRate = [...outcomes.keys()]
+      .filter((k) => !(OUTCOMES as readonly string[]).includes(k))
+      .reduce((sum, k) => sum + rate(k), 0);
+    // p99 over the last second when there was traffic; over everything so far otherwise.
+    const recent = quantile(0.99, diff(purchaseBuckets, previous?.buckets));
+    const p99ms = (recent ?? quantile(0.99, purchaseBuckets) ?? 0) * 1000;
+    previous = { at: tick.at, outcomes, buckets: purchaseBuckets };
+
+    const { db, redis, orders, stock } = tick.stats;
+    push(xs, tick.at / 1000);
+    push(units[0] as number[], db.available);
+    push(units[1] as number[], db.locked);
+    push(units[2] as number[], db.sold);
+    push(units[3] as number[], redis.remaining ?? 0);
+    for (const [i, name] of OUTCOMES.entries()) push(rps[i] as number[], name === 'other' ? otherRate : rate(name));
+    push(p99[0] as number[], p99ms);
+    push(queue[0] as number[], orders.QUEUED ?? 0);
+    push(queue[1] as number[], dlq);
+    charts[0]?.setData([xs, ...units] as uPlot.AlignedData);
+    charts[1]?.setData([xs, ...rps] as uPlot.AlignedData);
+    charts[2]?.setData([xs, ...p99] as uPlot.AlignedData);
+    charts[3]?.setData([xs, ...queue] as uPlot.AlignedData);
+
+    const totalRps = OUTCOMES.reduce((sum, name) => sum + (name === 'other' ? otherRate : rate(name)), 0);
+    setNumbers([
+      ['Stock', stock.toLocaleString()],
+      ['Available', db.available.toLocaleString()],
+      ['Locked', db.locked.toLocaleString()],
+      ['Sold', db.sold.toLocaleString()],
+      ['Redis remaining', redis.remaining === null ? '–' : redis.remaining.toLocaleString()],
+      ['Queued', String(orders.QUEUED ?? 0)],
+      ['Pending payment', String(orders.PENDING_PAYMENT ?? 0)],
+      ['Paid', String(orders.PAID ?? 0)],
+      ['Cancelled', String(orders.CANCELLED ?? 0)],
+      ['Failed', String(orders.FAILED ?? 0)],
+      ['Requests/s', totalRps.toFixed(1)],
+      ['Reserved total', String(outcomes.get('RESERVED') ?? 0)],
+      ['p99 purchase', `${p99ms.toFixed(1)} ms`],
+      ['Dead letters', String(dlq)],
+    ]);
+    section.dataset.ticks = String(Number(section.dataset.ticks ?? '0') + 1);
+    section.dataset.peakRps = String(Math.max(Number(section.dataset.peakRps ?? '0'), totalRps));
+  };
+
+  void follow(activity.id, abort.signal, onTick);
+}
+
+/** Reads the SSE feed with fetch (so the token travels in a header), reconnecting when it drops. */
+async function follow(activityId: string, signal: AbortSignal, onTick: (tick: Tick) => void): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const response = await fetch(`/api/v1/admin/activities/${activityId}/live`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+        signal,
+        cache: 'no-store',
+      });
+      if (!response.ok || !response.body) {
+        const body = (await response.json().catch(() => undefined)) as { error?: { code: string; message: string } } | undefined;
+        throw new ApiError(body?.error?.code ?? 'INTERNAL', response.status, body?.error?.message ?? `HTTP ${response.status}`);
+      }
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf('\n\n');
+          const type = /^event: (.*)$/m.exec(event)?.[1] ?? 'message';
+          const data = event
+            .split('\n')
+            .filter((line) => line.startsWith('data: '))
+            .map((line) => line.slice(6))
+            .join('\n');
+          if (type === 'tick') onTick(JSON.parse(data) as Tick);
+          if (type === 'problem') say(`Live feed: ${(JSON.parse(data) as { message: string }).message}`, 'error');
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      say(`Live feed interrupted: ${errorText(error)}. Reconnecting…`, 'error');
+      if (error instanceof ApiError && (error.code === 'UNAUTHORIZED' || error.code === 'NOT_FOUND')) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function operate(kind: 'preheat' | 'reconcile'): Promise<void> {
+  const id = $('live').dataset.activity;
+  if (!id) return;
+  const out = $('op-result');
+  out.hidden = false;
+  out.textContent = `${kind}…`;
+  try {
+    const result = await adminApi<unknown>('POST', `/api/v1/admin/activities/${id}/${kind}`);
+    out.textContent = `${kind} done: ${JSON.stringify(result, null, 1)}`;
+  } catch (error) {
+    out.textContent = `${kind} failed: ${errorText(error)}`;
+  }
+}
+
+$('preheat').addEventListener('click', () => void operate('preheat'));
+$('reconcile').addEventListener('click', () => void operate('reconcile'));
+
+presetTimes();
+renderToken();
+void loadActivities();
