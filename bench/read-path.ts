@@ -1,0 +1,57 @@
+/**
+ * Read path: the activity detail with the service's multi-level cache (local → Redis → MySQL)
+ * versus the same JSON built straight from MySQL on every request (a bare Fastify route with a
+ * mysql2 pool). `node bench/read-path.ts [--smoke] [--runs N] [--duration S] [--connections C]`
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dropDemoData } from '../src/demo/cleanup.ts';
+import { createHttpClient } from '../src/demo/http.ts';
+import { demoEnv, startService } from '../src/demo/service.ts';
+import { type Figure, flags, fromLoad, load, medianOf, print, startBare } from './lib.ts';
+
+const f = flags();
+const service = await demoEnv({ paymentTimeoutSeconds: 300, extra: { SECKILL_LOG_LEVEL: 'error', SECKILL_PAYMENT_SIMULATOR: '0' } });
+const running = await startService(service, join(tmpdir(), `seckill-bench-read-${process.pid}.log`), 60_000, { cpu: 1 });
+const http = createHttpClient(service.url, 8);
+const figures: Figure[] = [];
+try {
+  const admin = (path: string, body: unknown) => http.call('POST', path, { token: service.adminToken, body });
+  const commodity = (await admin('/api/v1/admin/commodities', { name: 'bench', priceCents: 100, description: 'read path' })).body as { commodity: { id: string } };
+  const now = Date.now();
+  const created = await admin('/api/v1/admin/activities', {
+    name: 'bench read',
+    commodityId: commodity.commodity.id,
+    priceCents: 100,
+    stock: 1000,
+    startAt: new Date(now - 1000).toISOString(),
+    endAt: new Date(now + 3600_000).toISOString(),
+  });
+  const id = (created.body as { activity: { id: string } }).activity.id;
+  figures.push(
+    await medianOf('activity detail: service (cached)', f.runs, async () =>
+      fromLoad(await load({ url: service.url, method: 'GET', path: `/api/v1/activities/${id}` }, f), '200'),
+    ),
+  );
+  const bare = await startBare(service.mysqlUrl);
+  try {
+    figures.push(
+      await medianOf('baseline: straight MySQL per request', f.runs, async () =>
+        fromLoad(await load({ url: bare.url, method: 'GET', path: `/api/v1/activities/${id}` }, f), '200'),
+      ),
+    );
+  } finally {
+    bare.stop();
+  }
+  print('Read path', figures, [['cached / straight MySQL', 'activity detail: service (cached)', 'baseline: straight MySQL per request']]);
+} finally {
+  http.close();
+  await running.stop();
+  await dropDemoData({
+    mysqlUrl: service.mysqlUrl,
+    redisUrl: service.redisUrl,
+    redisPrefix: service.redisPrefix,
+    brokers: (service.env['SECKILL_KAFKA_BROKERS'] ?? '').split(','),
+    topicPrefix: service.topicPrefix,
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * `make demo` at CI size: the real CLI starts its own service, runs the whole flash sale (buying,
+ * payment, timeouts, re-buys) and checks the promises against MySQL and Redis. It must exit 0 and
+ * its report must say every promise that was checked held, with the buying and the checks real.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { DemoReport } from '../../src/demo/report.ts';
+
+const DEMO = fileURLToPath(new URL('../../src/cli/demo.ts', import.meta.url));
+const reports = mkdtempSync(join(tmpdir(), 'seckill-demo-'));
+after(() => rmSync(reports, { recursive: true, force: true }));
+
+function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [DEMO, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+test('the demo at small size sells out, pays, re-sells and keeps every promise', { timeout: 180_000 }, async () => {
+  const { code, output } = await run(['--size', 'small', '--buyers', '1500', '--payment-timeout', '5', '--reports', reports]);
+  assert.equal(code, 0, output);
+  const [dir] = readdirSync(reports);
+  assert.ok(dir, 'a report folder was written');
+  const report = JSON.parse(readFileSync(join(reports, dir, 'report.json'), 'utf8')) as DemoReport;
+  assert.ok(readFileSync(join(reports, dir, 'report.html'), 'utf8').includes('<svg'), 'the HTML report has charts');
+  assert.equal(report.allPromisesHeld, true, JSON.stringify(report.promises, null, 2));
+  const byId = new Map(report.promises.map((p) => [p.id, p]));
+  for (const id of [1, 2, 3, 4] as const) assert.equal(byId.get(id)?.checked, true, `promise ${id} was checked`);
+  // The sale really happened: every unit was taken, the crowd was refused, the 202s were counted.
+  assert.equal((report.outcomes['ACCEPTED'] ?? 0) >= 100, true);
+  assert.ok((report.outcomes['SOLD_OUT'] ?? 0) > 1000);
+  assert.equal(byId.get(1)?.numbers['stock'], 100);
+  assert.ok(report.timeline.length > 0);
+  assert.ok(report.latency['ALL'] && report.latency['ALL'].count === report.throughput.requests);
+  if (report.payment['ran'] === true) {
+    assert.equal(byId.get(5)?.checked, true);
+    assert.ok(Number(byId.get(5)?.numbers['expiredByTimeout']) > 0, 'some unpaid orders timed out');
+  }
+});
