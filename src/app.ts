@@ -5,14 +5,19 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Config } from './config.ts';
 import { adminRoutes } from './http/routes/admin.ts';
+import { orderLifecycleRoutes } from './http/routes/orders-lifecycle.ts';
 import { opsRoutes } from './http/routes/ops.ts';
+import { paymentRoutes } from './http/routes/payments.ts';
 import { publicRoutes } from './http/routes/public.ts';
 import { userRoutes } from './http/routes/users.ts';
+import { webRoutes } from './http/routes/web.ts';
+import { waitlistRoutes } from './http/routes/waitlist.ts';
 import { wsRoutes } from './http/routes/ws.ts';
 import { buildServer } from './http/server.ts';
 import { createInfra, type Infra } from './infra.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createServices, type Services } from './services/container.ts';
+import { createLifecycleTasks } from './workers/lifecycle.ts';
 import { createOrderWorker } from './workers/order-worker.ts';
 import { createStockSweeper } from './workers/stock-sweeper.ts';
 
@@ -56,11 +61,16 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     adminRoutes(services) as FastifyPluginAsync,
     userRoutes(services, { devTokens: config.devTokens }) as FastifyPluginAsync,
     wsRoutes(services),
+    orderLifecycleRoutes(services) as FastifyPluginAsync,
+    paymentRoutes(services, config.paymentSecret),
+    waitlistRoutes(services) as FastifyPluginAsync,
+    webRoutes(infra, services) as FastifyPluginAsync,
   ];
   const { db, redis, keys } = infra;
   const tasks: BackgroundTask[] = [
     createOrderWorker({ ...infra, ...services }),
     createStockSweeper(db, redis, keys, services.inventory, log),
+    ...createLifecycleTasks(infra, services),
   ];
 
   let server: FastifyInstance | undefined;

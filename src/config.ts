@@ -30,6 +30,8 @@ export interface Config {
   reaperIntervalMs: number;
   reconcileIntervalMs: number;
   maxInflight: number;
+  /** Purchases are shed (503 BUSY) while the event loop lags more than this; 0 disables. */
+  maxEventLoopDelayMs: number;
   degradeAdmitRatio: number;
   waitlistOfferSeconds: number;
   roles: Role[];
@@ -168,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
     reaperIntervalMs: number(env, 'SECKILL_REAPER_INTERVAL_MS', 1000, { min: 10, max: 3_600_000 }),
     reconcileIntervalMs: number(env, 'SECKILL_RECONCILE_INTERVAL_MS', 30_000, { min: 100, max: 86_400_000 }),
     maxInflight: number(env, 'SECKILL_MAX_INFLIGHT', 2000, { min: 1, max: 1_000_000 }),
+    maxEventLoopDelayMs: number(env, 'SECKILL_MAX_EVENT_LOOP_DELAY_MS', 500, { max: 60_000 }),
     degradeAdmitRatio: number(env, 'SECKILL_DEGRADE_ADMIT_RATIO', 0, { max: 1, integer: false }),
     waitlistOfferSeconds: number(env, 'SECKILL_WAITLIST_OFFER_SECONDS', 60, { min: 1, max: 86_400 }),
     roles: [...new Set(roles)] as Role[],

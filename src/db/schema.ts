@@ -97,3 +97,47 @@ export type ActivityRow = Selectable<ActivitiesTable>;
 export type CommodityRow = Selectable<CommoditiesTable>;
 export type OrderRow = Selectable<OrdersTable>;
 export type NewOrder = Insertable<OrdersTable>;
+
+// ---- issue #4: payments lifecycle and side-effect consumers (002_lifecycle.sql) ----
+
+export const PAYMENT_STATUSES = ['PROCESSING', 'SUCCEEDED', 'FAILED', 'REFUND_REQUIRED'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+export const OUTBOX_EVENT_TYPES = ['ORDER_CREATED', 'ORDER_PAID', 'ORDER_CANCELLED', 'REFUND_REQUIRED'] as const;
+export type OutboxEventType = (typeof OUTBOX_EVENT_TYPES)[number];
+
+export interface NotificationsTable {
+  event_id: Id;
+  order_id: Id;
+  user_id: string;
+  event_type: string;
+  channel: string;
+  message: string;
+  sender: string;
+  created_at: CreatedAt;
+}
+
+export interface LoyaltyPointsTable {
+  event_id: Id;
+  order_id: Id;
+  user_id: string;
+  points: number;
+  created_at: CreatedAt;
+}
+
+export interface WarehouseDispatchesTable {
+  event_id: Id;
+  order_id: Id;
+  activity_id: Id;
+  user_id: string;
+  quantity: number;
+  status: string;
+  created_at: CreatedAt;
+}
+
+/** The consumers' tables; use with `db.withTables<LifecycleTables>()` (Database stays as it was). */
+export type LifecycleTables = {
+  notifications: NotificationsTable;
+  loyalty_points: LoyaltyPointsTable;
+  warehouse_dispatches: WarehouseDispatchesTable;
+};

@@ -32,6 +32,13 @@ export const CreateActivityBody = Type.Object({
   segments: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
 });
 
+/** PATCH /api/v1/admin/activities/{id}: only these fields may change. */
+export const UpdateActivityBody = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  priceCents: Type.Optional(Cents),
+  endAt: Type.Optional(IsoTime),
+});
+
 export const PurchaseBody = Type.Object({
   requestId: Type.String({ minLength: 1, maxLength: 64 }),
   quantity: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),

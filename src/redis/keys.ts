@@ -24,6 +24,23 @@ export interface ActivityKeys {
   returned(orderId: string): string;
   /** Cached public detail of the activity. */
   detail: string;
+  /** An issued anti-bot challenge: "userId|prefix|difficulty|expiresAtMs", single-use. */
+  challenge(challengeId: string): string;
+  /** The waitlist (候补, issue #4); see src/redis/lifecycle.ts. */
+  waitlist: WaitlistKeys;
+}
+
+export interface WaitlistKeys {
+  /** ZSET userId → join sequence: the users still waiting, in order. */
+  queue: string;
+  /** Counter giving each join its sequence number. */
+  seq: string;
+  /** HASH userId → offer expiry (epoch ms): users currently offered one held unit. */
+  offers: string;
+  /** Units taken off open sale and held for waitlisted users (offered or about to be). */
+  held: string;
+  /** SET of users whose offer ran out unused (GET shows EXPIRED). */
+  expired: string;
 }
 
 export interface Keys {
@@ -31,6 +48,8 @@ export interface Keys {
   activity(activityId: string): ActivityKeys;
   /** Where a QUEUED order is found by id alone (which activity, whose, how many). */
   order(orderId: string): string;
+  /** GCRA state of one rate-limited key (`kind` = user | ip); its own hash tag spreads them over a cluster. */
+  throttle(kind: string, id: string): string;
   /** Snowflake worker-id lease. */
   workerLease(workerId: number): string;
   /** Pub/sub channel: "units came back to <activityId>" → every instance clears its sold-out flag. */
@@ -39,6 +58,8 @@ export interface Keys {
   orderEventsChannel: string;
   /** Pub/sub channel: activity detail changed → drop local caches. */
   activityInvalidateChannel: string;
+  /** Pub/sub channel: waitlist offers made/changed (WebSocket push, purchase path's offer check). */
+  waitlistChannel: string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -56,12 +77,22 @@ export function createKeys(prefix: string): Keys {
         lastOrder: (userId) => `${base}:last:${userId}`,
         returned: (orderId) => `${base}:ret:${orderId}`,
         detail: `${base}:detail`,
+        challenge: (challengeId) => `${base}:chal:${challengeId}`,
+        waitlist: {
+          queue: `${base}:wl:q`,
+          seq: `${base}:wl:seq`,
+          offers: `${base}:wl:offers`,
+          held: `${base}:wl:held`,
+          expired: `${base}:wl:expired`,
+        },
       };
     },
     order: (orderId) => `${prefix}:o:${orderId}`,
+    throttle: (kind, id) => `${prefix}:rl:{${kind}:${id}}`,
     workerLease: (workerId) => `${prefix}:worker:${workerId}`,
     stockReturnedChannel: `${prefix}:ch:stock-returned`,
     orderEventsChannel: `${prefix}:ch:orders`,
     activityInvalidateChannel: `${prefix}:ch:activity-invalidate`,
+    waitlistChannel: `${prefix}:ch:waitlist`,
   };
 }

@@ -145,7 +145,7 @@ export async function load(redis: RedisClient, keys: Keys, activityId: string, s
   const [before, after, inFlight] = await runScript<[number, number, number]>(
     redis,
     'load',
-    [k.nonEmpty, k.remaining, k.reservations],
+    [k.nonEmpty, k.remaining, k.reservations, k.waitlist.held],
     [k.segmentPrefix, segments, available],
   );
   return { before, after, inFlight };

@@ -1,60 +1,198 @@
 /**
- * Activity definitions for the hot path, from a process-local cache in front of MySQL:
- * single-flight (one query per id per instance however many requests wait), cached misses
- * (unknown ids do not reach MySQL again within the negative TTL), jittered TTLs (entries made
- * together do not expire together), and pub/sub invalidation when an admin changes an activity.
+ * The activity read path (DESIGN.md, "Reading path"): a process-local cache (tens of ms) → the
+ * detail JSON in Redis (shared by instances) → MySQL. Single-flight: one rebuild per id per
+ * instance however many requests wait, so a cold hot activity costs MySQL one query per instance.
+ * Unknown ids are cached as "not found" locally and in Redis (penetration); every TTL is jittered
+ * so entries made together do not expire together (avalanche). A write goes to MySQL first, then
+ * `invalidate` deletes the Redis copy and tells every instance to drop its local one, and deletes
+ * again ~500 ms later: a reader that fetched the old row before the write committed and stored it
+ * after the first delete is thereby undone (the read-during-write race).
+ *
+ * Redis trouble never fails a read: it is skipped (fast: not connected → not asked) for MySQL,
+ * and if MySQL fails too a stale local copy is served.
  */
+import { sql } from 'kysely';
 import { findActivity } from '../db/repositories/catalog.ts';
 import type { Db } from '../db/client.ts';
 import type { Activity } from '../domain/activity.ts';
+import type { RedisClient } from '../redis/client.ts';
+import type { Keys } from '../redis/keys.ts';
+import { remaining as redisRemaining } from '../redis/stock.ts';
 import type { PubSub } from './pubsub.ts';
+import { withTimeout } from './redis-breaker.ts';
 
-const TTL_MS = 1000;
+const LOCAL_TTL_MS = 50;
 const NEGATIVE_TTL_MS = 2000;
+const REDIS_TTL_MS = 60_000;
+const REMAINING_TTL_MS = 50;
+const SECOND_DELETE_MS = 500;
+const REDIS_TIMEOUT_MS = 200;
 const JITTER = 0.2;
+const MAX_ENTRIES = 100_000;
+/** The Redis value of an id MySQL does not know. */
+const MISSING = 'null';
 
-interface Entry {
-  value: Activity | undefined;
+interface Entry<T> {
+  value: T;
   expiresAt: number;
 }
 
 export interface ActivityCache {
   get(id: string): Promise<Activity | undefined>;
-  /** Drops the id here and on every other instance. */
+  /** Units Redis still offers (≥ 0), cached a few tens of ms; MySQL's `available` if Redis is down. */
+  remaining(id: string): Promise<number>;
+  /** Drops the id in Redis and on every instance (now, and again shortly after). */
   invalidate(id: string): Promise<void>;
+  close(): void;
 }
 
-export async function createActivityCache(db: Db, pubsub: PubSub, channel: string, now: () => number = Date.now): Promise<ActivityCache> {
-  const entries = new Map<string, Entry>();
-  const loading = new Map<string, Promise<Activity | undefined>>();
-  await pubsub.subscribe(channel, (id) => entries.delete(id));
+export interface ActivityCacheOptions {
+  db: Db;
+  redis: RedisClient;
+  keys: Keys;
+  pubsub: PubSub;
+  channel: string;
+  /** The MySQL read (injectable: tests count the queries). */
+  loadFromDb?: (id: string) => Promise<Activity | undefined>;
+  now?: () => number;
+  localTtlMs?: number;
+  negativeTtlMs?: number;
+}
 
-  const ttl = (base: number) => base * (1 - JITTER + Math.random() * 2 * JITTER);
+const jittered = (base: number) => Math.round(base * (1 - JITTER + Math.random() * 2 * JITTER));
+
+function serialize(activity: Activity | undefined): string {
+  return activity ? JSON.stringify(activity) : MISSING;
+}
+
+function deserialize(text: string): Activity | undefined {
+  if (text === MISSING) return undefined;
+  const raw = JSON.parse(text) as Activity & { startAt: string; endAt: string };
+  return { ...raw, startAt: new Date(raw.startAt), endAt: new Date(raw.endAt) };
+}
+
+/** One promise per key while it is being loaded: concurrent callers share it. */
+function singleFlight<T>() {
+  const pending = new Map<string, Promise<T>>();
+  return (key: string, load: () => Promise<T>): Promise<T> => {
+    let p = pending.get(key);
+    if (!p) {
+      p = load().finally(() => pending.delete(key));
+      pending.set(key, p);
+    }
+    return p;
+  };
+}
+
+export async function createActivityCache(options: ActivityCacheOptions): Promise<ActivityCache> {
+  const { db, redis, keys, pubsub, channel } = options;
+  const now = options.now ?? Date.now;
+  const loadFromDb = options.loadFromDb ?? ((id: string) => findActivity(db, id));
+  const localTtl = options.localTtlMs ?? LOCAL_TTL_MS;
+  const negativeTtl = options.negativeTtlMs ?? NEGATIVE_TTL_MS;
+  const entries = new Map<string, Entry<Activity | undefined>>();
+  const counts = new Map<string, Entry<number>>();
+  /** Bumped by every invalidation: a load that started before it must not store what it read. */
+  const generations = new Map<string, number>();
+  const activityFlight = singleFlight<Activity | undefined>();
+  const remainingFlight = singleFlight<number>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const usable = () => redis.status === 'ready';
+  const drop = (id: string) => {
+    entries.delete(id);
+    generations.set(id, (generations.get(id) ?? 0) + 1);
+  };
+  await pubsub.subscribe(channel, drop);
+
+  async function fromRedis(id: string): Promise<string | null> {
+    if (!usable()) return null;
+    try {
+      return await withTimeout(redis.get(keys.activity(id).detail), REDIS_TIMEOUT_MS);
+    } catch {
+      return null;
+    }
+  }
+
+  async function load(id: string): Promise<Activity | undefined> {
+    const generation = generations.get(id) ?? 0;
+    const cached = await fromRedis(id);
+    let value: Activity | undefined;
+    if (cached !== null) {
+      value = deserialize(cached);
+    } else {
+      try {
+        value = await loadFromDb(id);
+      } catch (error) {
+        const stale = entries.get(id);
+        if (stale) return stale.value;
+        throw error;
+      }
+      if (usable() && generation === (generations.get(id) ?? 0)) {
+        const ttl = jittered(value ? REDIS_TTL_MS : negativeTtl);
+        redis.set(keys.activity(id).detail, serialize(value), 'PX', ttl).catch(() => {});
+      }
+    }
+    if (generation === (generations.get(id) ?? 0)) {
+      // Bounded under a flood of distinct unknown ids: forgetting only costs a reload.
+      if (entries.size >= MAX_ENTRIES) entries.clear();
+      entries.set(id, { value, expiresAt: now() + jittered(value ? localTtl : negativeTtl) });
+    }
+    return value;
+  }
+
+  async function loadRemaining(id: string): Promise<number> {
+    let left: number | undefined;
+    try {
+      if (usable()) left = await withTimeout(redisRemaining(redis, keys, id), REDIS_TIMEOUT_MS);
+    } catch {
+      left = undefined;
+    }
+    if (left === undefined) {
+      // Not loaded in Redis, or Redis down: the last value we saw, else MySQL's truth.
+      const last = counts.get(id);
+      if (last) return last.value;
+      const row = await db
+        .selectFrom('activity_stock')
+        .select(sql<number>`available`.as('available'))
+        .where('activity_id', '=', id)
+        .executeTakeFirst();
+      left = row ? Number(row.available) : 0;
+    }
+    const value = Math.max(0, left);
+    counts.set(id, { value, expiresAt: now() + jittered(REMAINING_TTL_MS) });
+    return value;
+  }
+
+  async function deleteEverywhere(id: string): Promise<void> {
+    drop(id);
+    await redis.del(keys.activity(id).detail);
+    await pubsub.publish(channel, id);
+  }
 
   return {
     get(id) {
       const entry = entries.get(id);
       if (entry && entry.expiresAt > now()) return Promise.resolve(entry.value);
-      let pending = loading.get(id);
-      if (!pending) {
-        pending = findActivity(db, id).then(
-          (value) => {
-            entries.set(id, { value, expiresAt: now() + ttl(value ? TTL_MS : NEGATIVE_TTL_MS) });
-            loading.delete(id);
-            return value;
-          },
-          (error: unknown) => {
-            loading.delete(id);
-            throw error;
-          },
-        );
-        loading.set(id, pending);
-      }
-      return pending;
+      return activityFlight(id, () => load(id));
+    },
+    remaining(id) {
+      const entry = counts.get(id);
+      if (entry && entry.expiresAt > now()) return Promise.resolve(entry.value);
+      return remainingFlight(id, () => loadRemaining(id));
     },
     async invalidate(id) {
-      entries.delete(id);
-      await pubsub.publish(channel, id);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        deleteEverywhere(id).catch(() => {});
+      }, SECOND_DELETE_MS);
+      timer.unref();
+      timers.add(timer);
+      await deleteEverywhere(id);
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
     },
   };
 }

@@ -1,12 +1,15 @@
 /** Setting up a sale: commodities and activities, with the stock pre-heated into Redis at once. */
 import type { Db } from '../db/client.ts';
 import {
+  type ActivityChanges,
+  findActivity,
   findCommodity,
   insertActivity,
   insertCommodity,
   listActivities,
   type NewActivity,
   type NewCommodity,
+  updateActivity,
 } from '../db/repositories/catalog.ts';
 import { type Activity, type AntiBot, type Commodity, defaultSegments } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
@@ -74,6 +77,26 @@ export function createCatalog(db: Db, inventory: Inventory, activities: Activity
     },
 
     list: () => listActivities(db),
+
+    /**
+     * PATCH: MySQL first (the truth), then the cached copies go — Redis and every instance's
+     * local one, and again ~500 ms later (activity-cache.ts) — so every instance shows it within 1 s.
+     */
+    async updateActivity(activityId: string, input: { name?: string; priceCents?: number; endAt?: string }): Promise<Activity> {
+      const current = await findActivity(db, activityId);
+      if (!current) throw new AppError('NOT_FOUND', `activity ${activityId} not found`);
+      const endAt = input.endAt === undefined ? undefined : parseTime('endAt', input.endAt);
+      if (endAt && endAt <= current.startAt) throw new AppError('INVALID_REQUEST', 'endAt must be after startAt');
+      const changes: ActivityChanges = {};
+      if (input.name !== undefined) changes.name = input.name;
+      if (input.priceCents !== undefined) changes.priceCents = input.priceCents;
+      if (endAt) changes.endAt = endAt;
+      if (!(await updateActivity(db, activityId, changes))) throw new AppError('NOT_FOUND', `activity ${activityId} not found`);
+      await activities.invalidate(activityId);
+      const updated = await findActivity(db, activityId);
+      if (!updated) throw new AppError('NOT_FOUND', `activity ${activityId} not found`);
+      return updated;
+    },
 
     async require(activityId: string): Promise<Activity> {
       const activity = await activities.get(activityId);

@@ -19,7 +19,18 @@ export type Verdict =
   /** Same (user, requestId) already became another order: this one is dropped and released. */
   | { kind: 'superseded'; message: ReservationMessage };
 
-export async function persistActivityBatch(db: Db, activityId: string, messages: ReservationMessage[]): Promise<Verdict[]> {
+/**
+ * `beforeCommit` runs inside the transaction, after every write, while the stock row is still
+ * locked: the worker settles the reservations there, so a preheat (which reads `available` under
+ * the same lock and subtracts unsettled reservations) never sees an order both in MySQL and still
+ * in flight — which would leave Redis short of units nobody holds.
+ */
+export async function persistActivityBatch(
+  db: Db,
+  activityId: string,
+  messages: ReservationMessage[],
+  beforeCommit?: (verdicts: Verdict[]) => Promise<void>,
+): Promise<Verdict[]> {
   return db.transaction().execute(async (trx) => {
     // Lock the stock row first: it serialises every writer of this activity's stock (workers,
     // cancellations, preheat), so the checks below stay true until commit.
@@ -140,6 +151,7 @@ export async function persistActivityBatch(db: Db, activityId: string, messages:
         )
         .execute();
     }
+    await beforeCommit?.(verdicts);
     return verdicts;
   });
 }

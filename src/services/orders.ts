@@ -19,6 +19,8 @@ export interface OrderEvent {
 export interface Orders {
   /** Where a just-reserved order can be found by id alone while it is QUEUED. */
   rememberQueued(order: QueuedOrder): Promise<void>;
+  /** Drops the QUEUED view of an order that will never exist. */
+  forgetQueued(orderId: string): Promise<void>;
   get(userId: string, orderId: string): Promise<Order>;
   latest(userId: string, activityId: string): Promise<Order>;
   /** Announces a status change to the owner's WebSockets, on whichever instance they are. */
@@ -39,12 +41,13 @@ const notFound = () => new AppError('NOT_FOUND', 'order not found');
 
 export function createOrders(db: Db, redis: RedisClient, keys: Keys, pubsub: PubSub): Orders {
   async function queued(orderId: string): Promise<Order | undefined> {
-    const value = await redis.get(keys.order(orderId));
+    // Redis down (degraded mode): no QUEUED view, never a 500; the row shows once the worker writes it.
+    const value = await redis.get(keys.order(orderId)).catch(() => null);
     if (!value) return undefined;
     const { activityId, userId, quantity, amountCents } = JSON.parse(value) as QueuedOrder;
-    // Only while the reservation is unsettled is it QUEUED; afterwards the row (or FAILED) tells.
-    const pending = await redis.hexists(keys.activity(activityId).reservations, orderId);
-    if (!pending) return undefined;
+    // Callers look for the row first: without one, the order is still QUEUED. (Every way out of
+    // QUEUED writes a row — PENDING_PAYMENT, FAILED, LOST — except a refused publish, whose id the
+    // client never received and whose view is deleted with it.)
     return {
       orderId,
       activityId,
@@ -67,6 +70,10 @@ export function createOrders(db: Db, redis: RedisClient, keys: Keys, pubsub: Pub
       await redis.set(keys.order(order.orderId), JSON.stringify(view), 'EX', ttlSeconds);
     },
 
+    async forgetQueued(orderId) {
+      await redis.del(keys.order(orderId));
+    },
+
     async get(userId, orderId) {
       if (!/^\d{1,20}$/.test(orderId)) throw new AppError('INVALID_REQUEST', 'orderId must be a decimal id');
       const order = await find(orderId);
@@ -78,7 +85,7 @@ export function createOrders(db: Db, redis: RedisClient, keys: Keys, pubsub: Pub
     async latest(userId, activityId) {
       const [row, lastId] = await Promise.all([
         findLatestOrder(db, activityId, userId),
-        redis.get(keys.activity(activityId).lastOrder(userId)),
+        redis.get(keys.activity(activityId).lastOrder(userId)).catch(() => null),
       ]);
       if (lastId && (!row || BigInt(lastId) > BigInt(row.orderId))) {
         const order = await find(lastId);

@@ -12,10 +12,12 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
-import { parseStoredAnswer, type ReserveResult, release, reserve } from '../redis/stock.ts';
+import { parseStoredAnswer, type ReserveInput, type ReserveResult, release, remaining, reserve } from '../redis/stock.ts';
 import type { ActivityCache } from './activity-cache.ts';
 import type { Inventory } from './inventory.ts';
 import type { Orders } from './orders.ts';
+import type { DegradedAdmission } from './degraded-admission.ts';
+import type { RedisBreaker } from './redis-breaker.ts';
 import type { IdGenerator } from './snowflake.ts';
 import type { SoldOutFlags } from './sold-out.ts';
 
@@ -24,6 +26,10 @@ export interface PurchaseRequest {
   activityId: string;
   requestId: string;
   quantity: number;
+  /** Client IP (request.ip: X-Forwarded-For only when SECKILL_TRUST_PROXY=1), for the per-IP limit. */
+  ip?: string;
+  /** The solved anti-bot challenge, for activities with antiBot "challenge". */
+  challenge?: { challengeId: string; nonce: string };
 }
 
 export interface PurchaseAccepted {
@@ -46,6 +52,15 @@ export interface PurchaseDeps {
   metrics: Metrics;
   log: Logger;
   admissionChecks?: AdmissionCheck[];
+  /** Guards the purchase path's Redis calls; while not closed, purchases go to `degrade`. */
+  redisBreaker?: RedisBreaker;
+  /** Admission while Redis is unreachable (SECKILL_DEGRADE_ADMIT_RATIO); absent → 503 BUSY. */
+  degrade?: DegradedAdmission;
+  /**
+   * Waitlist hook (issue #4): while an activity has live offers, an offered user's purchase takes
+   * the unit held for them. `offering` is a local flag, so a sale without a waitlist pays nothing.
+   */
+  waitlist?: { offering(activityId: string): boolean; claim(input: ReserveInput): Promise<ReserveResult | undefined> };
   now?: () => number;
 }
 
@@ -57,6 +72,8 @@ export function createPurchase(deps: PurchaseDeps) {
   const now = deps.now ?? Date.now;
   const checks = deps.admissionChecks ?? [];
   const preheating = new Map<string, Promise<unknown>>();
+  /** Redis calls of the purchase path go through the breaker (fail fast when Redis is gone). */
+  const viaBreaker = <T>(fn: () => Promise<T>): Promise<T> => (deps.redisBreaker ? deps.redisBreaker.run(fn) : fn());
 
   const refuse = (code: 'SOLD_OUT' | 'LIMIT_EXCEEDED') =>
     new AppError(code, code === 'SOLD_OUT' ? 'sold out' : 'this user already holds the maximum units for this activity');
@@ -71,6 +88,15 @@ export function createPurchase(deps: PurchaseDeps) {
     return pending;
   }
 
+  async function markIfEmpty(activityId: string): Promise<void> {
+    try {
+      const left = await remaining(redis, keys, activityId);
+      if (left !== undefined && left <= 0) soldOut.mark(activityId);
+    } catch {
+      // The flag is an optimisation only.
+    }
+  }
+
   async function reserveOrReplay(request: PurchaseRequest, activity: Activity, orderId: string, nowMs: number): Promise<ReserveResult> {
     const input = {
       activityId: activity.id,
@@ -82,6 +108,10 @@ export function createPurchase(deps: PurchaseDeps) {
       nowMs,
       ttlSeconds: Math.ceil((activity.endAt.getTime() - nowMs) / 1000) + ANSWER_GRACE_SECONDS,
     };
+    if (deps.waitlist?.offering(activity.id)) {
+      const offered = await deps.waitlist.claim(input);
+      if (offered) return offered;
+    }
     let result = await reserve(redis, keys, input);
     if (result.kind === 'not-preheated') {
       await preheatOnce(activity);
@@ -97,11 +127,22 @@ export function createPurchase(deps: PurchaseDeps) {
     if (nowMs < activity.startAt.getTime()) throw new AppError('NOT_STARTED', 'the sale has not started');
     if (nowMs >= activity.endAt.getTime()) throw new AppError('ENDED', 'the sale has ended');
 
-    if (soldOut.isSoldOut(activity.id)) {
+    // Redis unreachable (circuit open): no gate to ask; admit per SECKILL_DEGRADE_ADMIT_RATIO.
+    if (deps.redisBreaker && !deps.redisBreaker.isClosed()) {
+      for (const check of checks) await check(request, activity);
+      if (!deps.degrade) throw new AppError('BUSY', 'reservation unavailable, retry shortly', { retryAfter: 1 });
+      return deps.degrade(request, activity, nowMs);
+    }
+
+    if (soldOut.isSoldOut(activity.id) && !deps.waitlist?.offering(activity.id)) {
       // Still honour idempotency: a replay of a request that won gets its 202 again. One GET is
       // far cheaper than the reserve script, and only the requestId's own key is read.
-      const answer = await redis.get(keys.activity(activity.id).request(request.userId, request.requestId));
-      if (answer) return answerOf(parseStoredAnswer(answer));
+      const answer = await viaBreaker(() => redis.get(keys.activity(activity.id).request(request.userId, request.requestId))).catch(
+        (error: unknown) => {
+          throw new AppError('BUSY', 'reservation unavailable, retry shortly', { cause: error, retryAfter: 1 });
+        },
+      );
+      if (answer) return await answerOf(parseStoredAnswer(answer));
       throw refuse('SOLD_OUT');
     }
 
@@ -109,11 +150,11 @@ export function createPurchase(deps: PurchaseDeps) {
 
     let result: ReserveResult;
     try {
-      result = await reserveOrReplay(request, activity, ids.next(), nowMs);
+      result = await viaBreaker(() => reserveOrReplay(request, activity, ids.next(), nowMs));
     } catch (error) {
       throw new AppError('BUSY', 'reservation unavailable, retry shortly', { cause: error, retryAfter: 1 });
     }
-    if (result.kind !== 'reserved') return answerOf(result);
+    if (result.kind !== 'reserved') return await answerOf(result);
 
     const message: ReservationMessage = {
       orderId: result.orderId,
@@ -149,7 +190,9 @@ export function createPurchase(deps: PurchaseDeps) {
         segments: activity.segments,
         returnStock: true,
         forgetAnswer: true,
-      }).catch((error: unknown) => log.error({ err: error, orderId: result.orderId }, 'release after failed publish failed; reconciliation will repair'));
+      })
+        .then(() => orders.forgetQueued(result.orderId))
+        .catch((error: unknown) => log.error({ err: error, orderId: result.orderId }, 'release after failed publish failed; reconciliation will repair'));
       metrics.purchases.inc({ outcome: 'BUSY' });
       throw new AppError('BUSY', 'order queue unavailable, retry shortly', { retryAfter: 1 });
     }
@@ -157,13 +200,15 @@ export function createPurchase(deps: PurchaseDeps) {
     metrics.purchases.inc({ outcome: 'RESERVED' });
     return { orderId: result.orderId, status: 'QUEUED' };
 
-    function answerOf(r: ReserveResult): PurchaseAccepted {
+    async function answerOf(r: ReserveResult): Promise<PurchaseAccepted> {
       switch (r.kind) {
         case 'replay':
           metrics.purchases.inc({ outcome: 'REPLAY' });
           return { orderId: r.orderId, status: 'QUEUED' };
         case 'refused':
-          if (r.code === 'SOLD_OUT') soldOut.mark(activity!.id);
+          // Only a truly empty activity raises the local flag: a SOLD_OUT for quantity 3 with 2
+          // units left, or a replayed old SOLD_OUT answer, must not stop everyone else buying.
+          if (r.code === 'SOLD_OUT') await markIfEmpty(activity!.id);
           metrics.purchases.inc({ outcome: r.code });
           throw refuse(r.code);
         default:

@@ -1,6 +1,7 @@
 /**
  * The order worker: consumes `<prefix>.orders` in a consumer group, persists each batch (one
- * MySQL transaction per activity), then settles Redis, announces the new statuses, and only then
+ * MySQL transaction per activity, settling the Redis reservations before it commits), then releases
+ * the refused ones, announces the new statuses, and only then
  * commits the offsets. A crash anywhere before the commit means redelivery, which the persister
  * absorbs (unique order id / request id). A message that keeps failing goes to the dead-letter
  * topic after bounded retries, is recorded FAILED, and its units are released.
@@ -62,12 +63,10 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
     }
   }
 
-  /** After the MySQL commit: settle or release each reservation in Redis, announce statuses. */
+  /** After the MySQL commit: release each refused reservation in Redis, announce statuses. */
   async function afterCommit(activityId: string, verdicts: Verdict[]): Promise<void> {
     const activity = await activities.get(activityId);
     const segments = activity?.segments ?? 1;
-    const settled = verdicts.filter((v) => v.kind === 'accepted' || v.kind === 'duplicate').map((v) => v.message.orderId);
-    await settle(redis, keys, activityId, settled);
     let outOfStock = false;
     for (const verdict of verdicts) {
       if (verdict.kind !== 'failed' && verdict.kind !== 'superseded') continue;
@@ -77,9 +76,13 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
       const returnStock = !(verdict.kind === 'failed' && verdict.reason === 'OUT_OF_STOCK');
       outOfStock ||= !returnStock;
       await release(redis, keys, { ...message, segments, returnStock, forgetAnswer: false });
+      // A superseded order id never gets a row: its QUEUED view must not outlive it.
+      if (verdict.kind === 'superseded') await orders.forgetQueued(message.orderId);
     }
     // Redis let through more than MySQL had (drift, or degraded admission): clamp it to the truth.
-    if (outOfStock && activity) await inventory.loadFromTruth(activity);
+    // Degraded admissions (Redis was down) took MySQL units Redis never counted: re-load it too.
+    const degraded = verdicts.some((v) => v.message.degraded === true);
+    if ((outOfStock || degraded) && activity) await inventory.loadFromTruth(activity);
     for (const verdict of verdicts) {
       if (verdict.kind === 'accepted' || verdict.kind === 'failed') await orders.announce(orderOf(verdict));
     }
@@ -102,7 +105,14 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
   }
 
   async function persistGroup(activityId: string, messages: ReservationMessage[]): Promise<Verdict[]> {
-    const verdicts = await persistActivityBatch(db, activityId, messages);
+    const verdicts = await persistActivityBatch(db, activityId, messages, (v) =>
+      settle(
+        redis,
+        keys,
+        activityId,
+        v.filter((x) => x.kind === 'accepted' || x.kind === 'duplicate').map((x) => x.message.orderId),
+      ),
+    );
     metrics.workerBatchSize.observe(messages.length);
     for (const v of verdicts) {
       if (v.kind === 'accepted') metrics.ordersPersisted.inc({ status: 'PENDING_PAYMENT' });

@@ -145,3 +145,21 @@ export async function listOpenActivities(db: Db, now: Date): Promise<Activity[]>
   const rows = await selectActivities(db).where('activities.end_at', '>', now).execute();
   return rows.map(toActivity);
 }
+
+export interface ActivityChanges {
+  name?: string;
+  priceCents?: number;
+  endAt?: Date;
+}
+
+/** Applies an admin's edit; false when the activity does not exist. */
+export async function updateActivity(db: Db, id: string, changes: ActivityChanges): Promise<boolean> {
+  const set: { name?: string; price_cents?: number; end_at?: Date } = {};
+  if (changes.name !== undefined) set.name = changes.name;
+  if (changes.priceCents !== undefined) set.price_cents = changes.priceCents;
+  if (changes.endAt !== undefined) set.end_at = changes.endAt;
+  if (Object.keys(set).length === 0) return (await findActivity(db, id)) !== undefined;
+  const result = await db.updateTable('activities').set(set).where('id', '=', id).executeTakeFirst();
+  // MySQL reports 0 changed rows for an edit that changes nothing: existence is what matters.
+  return Number(result.numUpdatedRows) > 0 || (await findActivity(db, id)) !== undefined;
+}

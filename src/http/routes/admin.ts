@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { activityJson } from '../../domain/activity.ts';
 import type { Services } from '../../services/container.ts';
-import { CreateActivityBody, CreateCommodityBody, IdParams } from '../schemas.ts';
+import { CreateActivityBody, CreateCommodityBody, IdParams, UpdateActivityBody } from '../schemas.ts';
 
 /** `/api/v1/admin/*`: setting up sales and looking after their stock (admin bearer token). */
 export function adminRoutes(services: Services): FastifyPluginAsyncTypebox {
@@ -21,6 +21,11 @@ export function adminRoutes(services: Services): FastifyPluginAsyncTypebox {
 
     app.get('/api/v1/admin/activities', async () => ({ activities: (await catalog.list()).map(activityJson) }));
 
+    app.patch('/api/v1/admin/activities/:id', { schema: { params: IdParams, body: UpdateActivityBody } }, async (request) => {
+      const activity = await catalog.updateActivity(request.params.id, request.body);
+      return { activity: activityJson(activity) };
+    });
+
     app.post('/api/v1/admin/activities/:id/preheat', { schema: { params: IdParams } }, async (request) => {
       const activity = await catalog.require(request.params.id);
       const { after } = await inventory.loadFromTruth(activity);
@@ -29,13 +34,9 @@ export function adminRoutes(services: Services): FastifyPluginAsyncTypebox {
 
     app.post('/api/v1/admin/activities/:id/reconcile', { schema: { params: IdParams } }, async (request) => {
       const activity = await catalog.require(request.params.id);
-      const { before, after } = await inventory.loadFromTruth(activity);
-      return {
-        activityId: activity.id,
-        before: { remaining: Math.max(0, before) },
-        after: { remaining: after },
-        repaired: before !== after,
-      };
+      // Also returns cancelled orders' units that never reached Redis and releases lost reservations.
+      const { before, after, repaired } = await services.reconciler.reconcile(activity);
+      return { activityId: activity.id, before, after, repaired };
     });
 
     app.get('/api/v1/admin/activities/:id/stats', { schema: { params: IdParams } }, async (request) => {

@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { activityStatus } from '../../domain/activity.ts';
-import { remaining } from '../../redis/stock.ts';
 import type { Infra } from '../../infra.ts';
 import type { Services } from '../../services/container.ts';
 import { IdParams } from '../schemas.ts';
 
 /** Anonymous reads: server time for countdowns, and the activity detail. */
-export function publicRoutes(infra: Infra, services: Services): FastifyPluginAsyncTypebox {
-  const { catalog } = services;
+export function publicRoutes(_infra: Infra, services: Services): FastifyPluginAsyncTypebox {
+  const { catalog, activities } = services;
   return async (app) => {
     app.get('/api/v1/time', async () => {
       const now = Date.now();
@@ -16,7 +15,8 @@ export function publicRoutes(infra: Infra, services: Services): FastifyPluginAsy
 
     app.get('/api/v1/activities/:id', { schema: { params: IdParams } }, async (request) => {
       const activity = await catalog.require(request.params.id);
-      const left = Math.max(0, (await remaining(infra.redis, infra.keys, activity.id)) ?? 0);
+      // Served from the read-path cache (local → Redis → MySQL); `remaining` may lag by ~50 ms.
+      const left = await activities.remaining(activity.id);
       return {
         activity: {
           id: activity.id,

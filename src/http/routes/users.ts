@@ -4,23 +4,37 @@ import { DevTokenBody, IdParams, OrderParams, PurchaseBody } from '../schemas.ts
 
 /** A buyer's endpoints; the user id always comes from the token, never from the body or query. */
 export function userRoutes(services: Services, options: { devTokens: boolean }): FastifyPluginAsyncTypebox {
-  const { purchase, orders, userAuth } = services;
+  const { purchase, orders, userAuth, guard, catalog } = services;
   return async (app) => {
     const authenticated = { preValidation: userAuth.authenticate };
 
     app.post(
       '/api/v1/activities/:id/purchase',
-      { ...authenticated, schema: { params: IdParams, body: PurchaseBody } },
+      {
+        ...authenticated,
+        // Load shedding answers before the body is even parsed; the slot is held in the handler.
+        onRequest: async () => guard.shedder.precheck(),
+        schema: { params: IdParams, body: PurchaseBody },
+      },
       async (request, reply) => {
-        const accepted = await purchase.purchase({
-          userId: request.userId,
-          activityId: request.params.id,
-          requestId: request.body.requestId,
-          quantity: request.body.quantity,
-        });
+        const accepted = await guard.shedder.run(() =>
+          purchase.purchase({
+            userId: request.userId,
+            activityId: request.params.id,
+            requestId: request.body.requestId,
+            quantity: request.body.quantity,
+            ip: request.ip,
+            challenge: request.body.challenge,
+          }),
+        );
         return reply.status(202).send(accepted);
       },
     );
+
+    app.post('/api/v1/activities/:id/challenge', { ...authenticated, schema: { params: IdParams } }, async (request, reply) => {
+      const activity = await catalog.require(request.params.id);
+      return reply.status(201).send({ challenge: await guard.challenges.issue(request.userId, activity) });
+    });
 
     app.get('/api/v1/orders/:orderId', { ...authenticated, schema: { params: OrderParams } }, async (request) => ({
       order: await orders.get(request.userId, request.params.orderId),

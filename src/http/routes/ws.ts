@@ -20,6 +20,9 @@ export function wsRoutes(services: Services): FastifyPluginAsync {
   return async (app) => {
     await app.register(websocket, { options: { maxPayload: 4096 } });
     await services.orders.onAnnounce((order) => push(order.userId, { type: 'order', order }));
+    services.waitlist.onEvent((event) => {
+      for (const { userId, waitlist } of event.changes) push(userId, { type: 'waitlist', waitlist });
+    });
 
     app.get('/api/v1/ws', { websocket: true, preValidation: services.userAuth.authenticate }, (socket, request) => {
       const userId = request.userId;

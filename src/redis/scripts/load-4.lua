@@ -4,10 +4,12 @@
   units reserved in Redis but not yet settled by the worker are subtracted, so Redis never offers
   more than MySQL can still honour. (A reservation the worker already committed but not yet
   settled is subtracted twice for a moment: the safe direction, repaired by the next run.)
+  Units held for waitlist offers (issue #4) are not on open sale either, and are subtracted too.
 
   KEYS[1] nonEmpty
   KEYS[2] remaining
   KEYS[3] reservations
+  KEYS[4] waitlistHeld   units held for waitlisted users
 
   ARGV[1] segmentPrefix
   ARGV[2] segmentCount
@@ -18,6 +20,7 @@
 local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
 local reservationsKey = KEYS[3]
+local heldKey = KEYS[4]
 
 local segmentPrefix = ARGV[1]
 local segmentCount = tonumber(ARGV[2])
@@ -32,7 +35,8 @@ for i = 1, #entries do
   inFlight = inFlight + (tonumber(quantity) or 0)
 end
 
-local target = math.max(0, available - inFlight)
+local held = tonumber(redis.call('GET', heldKey) or '0')
+local target = math.max(0, available - inFlight - held)
 if target == before then
   return {before, target, inFlight}
 end

@@ -1,0 +1,200 @@
+/**
+ * Lua plumbing (issue #2): the scripts are pinned by SHA-1 (changing one must update the pin here,
+ * deliberately), a script round-trips through EVALSHA on the real Redis (seen with MONITOR and
+ * INFO commandstats), and survives a SCRIPT FLUSH (ioredis falls back to EVAL on NOSCRIPT).
+ * The per-branch behaviour of reserve/release/restock is tested elsewhere.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { closeRedis, createRedis, type RedisClient } from '../../src/redis/client.ts';
+import { createKeys } from '../../src/redis/keys.ts';
+import { runScript, SCRIPTS } from '../../src/redis/scripts.ts';
+import { REDIS_URL, testEnv } from '../support/env.ts';
+
+const SCRIPTS_DIR = new URL('../../src/redis/scripts/', import.meta.url);
+
+/**
+ * `sha1sum src/redis/scripts/*.lua` — every script the service defines, pinned. A script change
+ * (or a new script) must update this map deliberately, in the same change.
+ */
+const PINNED: Record<string, { file: string; sha: string }> = {
+  lease: { file: 'lease-1.lua', sha: '78dc1b1eacf39846103ee0c6b2e8da180f7455b6' },
+  load: { file: 'load-4.lua', sha: 'ceaeb04581e23f356ed2b018d15829ca3f47c61a' },
+  release: { file: 'release-5.lua', sha: '23868013c66c6e1bb976fc8d31fbacbdd7e74bc4' },
+  reserve: { file: 'reserve-6.lua', sha: 'a8e23132ddd2d259f113f1cc75703532b690fde8' },
+  restock: { file: 'restock-5.lua', sha: '00142a5a05f798da4377ae33935d90e0b4414d6f' },
+  takeChallenge: { file: 'takeChallenge-1.lua', sha: 'c8165d05cd92742bc883d98cedec5356aaa435ca' },
+  throttle: { file: 'throttle-1.lua', sha: '02d0fc3e455f9323d5c89ee5d91dc4ff59c53a2b' },
+  waitlistClaim: { file: 'waitlistClaim-7.lua', sha: '3fd71e5092ec6a14d66e39157878c4e2d59c020e' },
+  waitlistJoin: { file: 'waitlistJoin-5.lua', sha: 'f1755d5cd2cf51defb57e05da6342b3c7c432d43' },
+  waitlistOffer: { file: 'waitlistOffer-6.lua', sha: 'f5c77e894aaaccefcb8587a8383fccaeca89c95d' },
+};
+
+const sha1 = (text: string | Buffer) => createHash('sha1').update(text).digest('hex');
+
+describe('Lua script registry', () => {
+  test('exactly the pinned scripts (the purchase path\'s load/reserve/release/restock among them), one per .lua file', () => {
+    for (const core of ['load', 'release', 'reserve', 'restock']) assert.ok(SCRIPTS.has(core), core);
+    assert.deepEqual([...SCRIPTS.keys()].sort(), Object.keys(PINNED).sort());
+    const files = readdirSync(SCRIPTS_DIR)
+      .filter((f) => f.endsWith('.lua'))
+      .sort();
+    assert.deepEqual(files, Object.values(PINNED).map((p) => p.file).sort());
+  });
+
+  for (const [name, pin] of Object.entries(PINNED)) {
+    test(`${name}: pinned SHA-1, key count and command name`, () => {
+      const definition = SCRIPTS.get(name);
+      assert.ok(definition, name);
+      const onDisk = readFileSync(new URL(pin.file, SCRIPTS_DIR));
+      assert.equal(definition.lua, onDisk.toString('utf8'));
+      assert.equal(definition.sha, sha1(onDisk), 'sha is the SHA-1 of the file');
+      assert.equal(definition.sha, pin.sha, `${pin.file} changed: update the pin in this test deliberately`);
+      assert.equal(definition.numberOfKeys, Number(/-(\d+)\.lua$/.exec(pin.file)![1]));
+      assert.equal(definition.command, `sk_${name}_${pin.sha.slice(0, 8)}`);
+    });
+  }
+});
+
+/** MONITOR prints each argument escaped (\\n, \\", \\xNN, ...): back to the raw bytes. */
+function unescapeMonitor(text: string): Buffer {
+  const bytes: number[] = [];
+  const simple: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', '"': '"', '\\': '\\' };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && i + 1 < text.length) {
+      const next = text[i + 1]!;
+      if (next === 'x' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 2, i + 4))) {
+        bytes.push(Number.parseInt(text.slice(i + 2, i + 4), 16));
+        i += 3;
+        continue;
+      }
+      if (next in simple) {
+        bytes.push(...Buffer.from(simple[next]!, 'utf8'));
+        i += 1;
+        continue;
+      }
+    }
+    bytes.push(...Buffer.from(c, 'utf8'));
+  }
+  return Buffer.from(bytes);
+}
+
+interface Seen {
+  command: string;
+  args: string[];
+}
+
+describe('load through EVALSHA on the real Redis', () => {
+  const env = testEnv({}, 'lua');
+  const activityId = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  const keys = createKeys(env.config.redis.prefix).activity(activityId);
+  const loadSha = SCRIPTS.get('load')!.sha;
+  let redis: RedisClient;
+  let admin: Redis;
+  let monitorBase: Redis;
+  let monitor: Redis;
+  const seen: Seen[] = [];
+
+  const loadKeys = [keys.nonEmpty, keys.remaining, keys.reservations, keys.waitlist.held];
+  const load = (available: number, segments = 3) =>
+    runScript<[number, number, number]>(redis, 'load', loadKeys, [keys.segmentPrefix, segments, available]);
+
+  /** Top-level EVAL/EVALSHA calls seen by MONITOR that touch this test's keys. */
+  const scriptCalls = () => seen.filter((s) => (s.command === 'eval' || s.command === 'evalsha') && s.args.includes(keys.remaining));
+
+  async function waitForCalls(count: number): Promise<Seen[]> {
+    const deadline = Date.now() + 5000;
+    while (scriptCalls().length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return scriptCalls();
+  }
+
+  async function evalshaCalls(): Promise<number> {
+    const info = await admin.info('commandstats');
+    const match = /^cmdstat_evalsha:calls=(\d+)/m.exec(info);
+    return match ? Number(match[1]) : 0;
+  }
+
+  async function segments(count: number): Promise<number[]> {
+    const values = await admin.mget(...Array.from({ length: count }, (_, i) => `${keys.segmentPrefix}${i}`));
+    return values.map((v) => Number(v));
+  }
+
+  before(async () => {
+    redis = createRedis(env.config.redis);
+    admin = new Redis(REDIS_URL);
+    // monitor() opens a dedicated duplicate connection; the base one is closed in after().
+    monitorBase = new Redis(REDIS_URL);
+    monitor = await monitorBase.monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const [command, ...rest] = args;
+      seen.push({ command: String(command).toLowerCase(), args: rest.map(String) });
+    });
+  });
+
+  after(async () => {
+    monitor?.disconnect();
+    monitorBase?.disconnect();
+    admin?.disconnect();
+    if (redis) await closeRedis(redis);
+    await env.cleanup();
+  });
+
+  test('returns [before, after, inFlight] and spreads units over the segments', async () => {
+    assert.deepEqual(await load(10), [-1, 10, 0]);
+    assert.equal(await admin.get(keys.remaining), '10');
+    assert.deepEqual(await segments(3), [4, 3, 3]);
+    assert.deepEqual((await admin.smembers(keys.nonEmpty)).sort(), ['0', '1', '2']);
+
+    // Units reserved but not yet settled are held back from what Redis offers.
+    await admin.hset(keys.reservations, '9001', 'u1|2|1700000000000|req-1');
+    assert.deepEqual(await load(10), [10, 8, 2]);
+    assert.deepEqual(await segments(3), [3, 3, 2]);
+    assert.deepEqual(await load(10), [8, 8, 2], 'unchanged target: nothing rewritten');
+
+    assert.deepEqual(await load(1), [8, 0, 2], 'never below zero');
+    assert.deepEqual(await segments(3), [0, 0, 0]);
+    assert.deepEqual(await admin.smembers(keys.nonEmpty), []);
+
+    // Units held for waitlisted users are not on open sale either.
+    await admin.set(keys.waitlist.held, '3');
+    assert.deepEqual(await load(10), [0, 5, 2]);
+    await admin.del(keys.waitlist.held);
+    assert.deepEqual(await load(2), [5, 0, 2]);
+  });
+
+  test('the call goes out as EVALSHA of the pinned script', async () => {
+    const statsBefore = await evalshaCalls();
+    const already = scriptCalls().length;
+    assert.deepEqual(await load(5), [0, 3, 2]);
+    const calls = (await waitForCalls(already + 1)).slice(already);
+    assert.equal(calls.length, 1, JSON.stringify(calls));
+    assert.equal(calls[0]!.command, 'evalsha', 'the script was already loaded on this connection');
+    assert.equal(calls[0]!.args[0], loadSha);
+    assert.deepEqual(calls[0]!.args.slice(1), [String(loadKeys.length), ...loadKeys, keys.segmentPrefix, '3', '5']);
+    assert.ok((await evalshaCalls()) > statsBefore, 'INFO commandstats counts the EVALSHA');
+    assert.deepEqual(await admin.script('EXISTS', loadSha), [1]);
+  });
+
+  test('after SCRIPT FLUSH the script still runs (NOSCRIPT → EVAL), then EVALSHA again', async () => {
+    await admin.script('FLUSH');
+    assert.deepEqual(await admin.script('EXISTS', loadSha), [0]);
+    const already = scriptCalls().length;
+
+    assert.deepEqual(await load(7), [3, 5, 2]);
+    assert.deepEqual(await admin.script('EXISTS', loadSha), [1], 'the fallback EVAL reloaded it');
+    assert.deepEqual(await load(7), [5, 5, 2]);
+
+    const calls = (await waitForCalls(already + 3)).slice(already);
+    assert.deepEqual(
+      calls.map((c) => c.command),
+      ['evalsha', 'eval', 'evalsha'],
+      'EVALSHA answered NOSCRIPT, EVAL loaded the script, the next call used EVALSHA',
+    );
+    assert.equal(sha1(unescapeMonitor(calls[1]!.args[0]!)), loadSha, 'EVAL sent the load script body');
+    assert.equal(calls[2]!.args[0], loadSha);
+  });
+});
