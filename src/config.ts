@@ -118,7 +118,10 @@ export function loadConfig(env: Env = process.env): Config {
 
   const redisText = raw(env, 'SECKILL_REDIS_URL') ?? 'redis://127.0.0.1:6379';
   const redisNodes = redisText.split(',').map((s) => s.trim());
-  for (const node of redisNodes) url({ SECKILL_REDIS_URL: node }, 'SECKILL_REDIS_URL', '', ['redis:', 'rediss:']);
+  for (const node of redisNodes) {
+    const parsed = url({ SECKILL_REDIS_URL: node }, 'SECKILL_REDIS_URL', '', ['redis:', 'rediss:']);
+    if (!/^\/?(\d{1,2})?$/.test(parsed.pathname)) throw new ConfigError('SECKILL_REDIS_URL', `database must be a number, got "${node}"`);
+  }
 
   const mysqlUrl = url(env, 'SECKILL_MYSQL_URL', 'mysql://root@127.0.0.1:3306/seckill', ['mysql:', 'mariadb:']);
   const database = decodeURIComponent(mysqlUrl.pathname.replace(/^\//, ''));

@@ -33,7 +33,7 @@ export async function createInfra(config: Config, log: Logger): Promise<Infra> {
   if (applied.length > 0) log.info({ applied }, 'database migrated');
   const { db } = createDb(config.mysql.url);
   const redis = createRedis(config.redis);
-  const redisSub = createRedis(config.redis);
+  const redisSub = createRedis({ ...config.redis, subscriber: true });
   const kafka = createKafka({
     brokers: config.kafka.brokers,
     topicPrefix: config.kafka.topicPrefix,

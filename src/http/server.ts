@@ -27,6 +27,16 @@ export function buildServer(infra: Infra, routes: FastifyPluginAsync[]): Fastify
     httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
+  // 'idle' only drops sockets idle when close starts; a keep-alive socket busy at that moment
+  // would stay open after its response and hold the drain forever. Tell such clients to go.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   for (const plugin of routes) app.register(plugin);
   return app;
 }

@@ -114,20 +114,18 @@ export function createKafka(options: KafkaOptions): Kafka {
   };
 }
 
-/** Flattens an error and its causes into one line (Kafka errors nest the broker's reason). */
-export function describe(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    if (current instanceof Error) {
-      parts.push(current.message);
-      const nested = (current as Error & { errors?: unknown[] }).errors;
-      if (Array.isArray(nested)) parts.push(...nested.map((e) => (e instanceof Error ? e.message : String(e))));
-      current = current.cause;
-    } else {
-      parts.push(String(current));
-      break;
-    }
-  }
-  return parts.join(': ');
+/**
+ * Flattens an error, its causes and its nested `errors` into one line: Kafka client errors nest
+ * the broker's own reason ("Topic already exists") two or more levels down.
+ */
+export function describe(error: unknown, depth = 0): string {
+  if (depth > 6 || error === undefined || error === null) return '';
+  if (!(error instanceof Error)) return String(error);
+  const nested = (error as Error & { errors?: unknown[] }).errors;
+  const parts = [
+    error.message,
+    ...(Array.isArray(nested) ? nested.map((e) => describe(e, depth + 1)) : []),
+    describe(error.cause, depth + 1),
+  ];
+  return parts.filter(Boolean).join(': ');
 }

@@ -13,6 +13,8 @@ export interface RedisConnectOptions {
   cluster: boolean;
   /** Fail commands fast instead of queueing them while disconnected (the purchase path must not hang). */
   maxRetriesPerRequest?: number;
+  /** A pub/sub-only connection: its ready check (INFO) would be refused once it has subscribed. */
+  subscriber?: boolean;
 }
 
 function nodeOptions(url: string): RedisOptions {
@@ -32,6 +34,7 @@ export function createRedis(options: RedisConnectOptions): RedisClient {
     maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
     enableOfflineQueue: true,
     connectTimeout: 2000,
+    enableReadyCheck: !options.subscriber,
     // Reconnect forever with a capped back-off: Redis coming back is the normal recovery path.
     retryStrategy: (times) => Math.min(50 * times, 1000),
   };

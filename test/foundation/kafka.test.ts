@@ -76,14 +76,11 @@ describe('kafka', () => {
     await Promise.all([kafka.ensureTopics(), kafka.ensureTopics()]);
   });
 
-  // KNOWN SRC BUG (src/kafka/client.ts `describe`): CreateTopics' TOPIC_ALREADY_EXISTS arrives as
-  // MultipleErrors → ResponseError → ProtocolError("Topic with this name already exists."), but
-  // describe() flattens only one level of `errors`, so ensureTopics' "already exists" catch never
-  // matches. Two instances starting together on fresh topics — or even two calls in a row, since
-  // the broker's topic list lags CreateTopics — then fail. Remove `todo` once fixed.
+  // CreateTopics' TOPIC_ALREADY_EXISTS arrives as MultipleErrors → ResponseError →
+  // ProtocolError("Topic with this name already exists."): describe() must look all the way down,
+  // or two instances starting together on fresh topics fail.
   test(
     'ensureTopics twice in a row, and concurrently, on fresh topics',
-    { todo: 'src/kafka/client.ts describe() misses nested TOPIC_ALREADY_EXISTS' },
     async () => {
       const fresh = createKafka({ brokers, topicPrefix: `${env.config.kafka.topicPrefix}.race`, clientId: `test-${env.id}-race` });
       try {

@@ -13,11 +13,9 @@
  *    keep-alive socket). Every such request must end with 200 or 503 (503 = routed while closing),
  *    never a socket error. Requests written after SIGTERM may be refused; they are not counted.
  *
- * KNOWN SRC BUG (second test, `todo`): a keep-alive connection whose request was in flight at
- * SIGTERM stays open after its response (Fastify's forceCloseConnections: 'idle' only closes the
- * connections idle when close starts), so server.close() waits for the client and the 30 s guard
- * exits 1. The first test therefore lets its client drop idle sockets once answered, as a
- * well-behaved client that is done would; the second pins the bug with a 5 s bound.
+ * The second test: a keep-alive connection whose request was in flight at SIGTERM must not stay
+ * open after its response (Fastify's forceCloseConnections: 'idle' only closes the connections
+ * idle when close starts; the server answers `Connection: close` while closing).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
@@ -167,7 +165,7 @@ function heldRequest(port: number, agent: http.Agent | false) {
 
 describe('graceful shutdown of node src/cli/serve.ts', () => {
   const env = testEnv({ SECKILL_DEV_TOKENS: '1' }, 'shut');
-  // A fresh deployment for each start: a restart on the same one is its own (todo) test below.
+  // A fresh deployment for each start: a restart on the same one is its own test below.
   const env2 = testEnv({ SECKILL_DEV_TOKENS: '1' }, 'shut2');
   const started: Serve[] = [];
 
@@ -245,7 +243,6 @@ describe('graceful shutdown of node src/cli/serve.ts', () => {
 
   test(
     'a keep-alive client whose request was in flight at SIGTERM does not hold the process open',
-    { todo: 'src/http/server.ts: connections that go idle during the drain are never closed' },
     async () => {
       const serve = await startServe(env2.env);
       started.push(serve);
@@ -271,13 +268,11 @@ describe('graceful shutdown of node src/cli/serve.ts', () => {
     },
   );
 
-  // KNOWN SRC BUG (redis/ioredis#2037): on a restart the topics already exist, so startup reaches
-  // the first SUBSCRIBE while the subscriber connection is still in its CLIENT SETINFO handshake;
-  // ioredis' ready-check INFO then fails ("Connection in subscriber mode, only subscriber commands
-  // may be used") and serve exits 1. Fix: no ready check on the subscriber connection.
+  // redis/ioredis#2037: on a restart the topics already exist, so startup reaches the first
+  // SUBSCRIBE while the subscriber connection is still in its handshake; a ready-check INFO would
+  // then be refused ("Connection in subscriber mode") — hence no ready check on that connection.
   test(
     'serve starts again on an existing deployment (restart)',
-    { todo: 'src/infra.ts + src/redis/client.ts: redisSub needs enableReadyCheck: false' },
     async () => {
       for (let i = 0; i < 2; i++) {
         const serve = await startServe(env.env);

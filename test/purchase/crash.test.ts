@@ -22,30 +22,23 @@ interface Worker {
   output(): string;
 }
 
-/**
- * Spawns `node src/cli/serve.ts` as a worker. A start that fails at once ("could not start", the
- * ioredis subscriber ready-check race reported with this suite) is retried a few times, so the
- * test measures crash safety rather than that start-up race.
- */
+/** Spawns `node src/cli/serve.ts` as a worker and waits until its order worker has started. */
 async function startWorker(env: Record<string, string>): Promise<Worker> {
-  for (let attempt = 1; ; attempt++) {
-    const worker = spawnWorker(env);
-    // Ready once it logged "worker started" for the order worker (the child logs at info).
-    const early = await new Promise<boolean>((resolve) => {
-      const timer = setInterval(() => {
-        if (worker.output().includes('"task":"order-worker"')) done(false);
-      }, 50);
-      const done = (value: boolean) => {
-        clearInterval(timer);
-        resolve(value);
-      };
-      void exited(worker.child).then(() => done(true));
-      setTimeout(() => done(false), 30_000);
-    });
-    if (!early) return worker;
-    if (attempt >= 12 || !worker.output().includes('could not start')) throw new Error(`worker exited at start: ${worker.output()}`);
-    process.stderr.write(`crash test: worker start failed (attempt ${attempt}), retrying: ${worker.output().trim()}\n`);
-  }
+  const worker = spawnWorker(env);
+  // Ready once it logged "worker started" for the order worker (the child logs at info).
+  const exitedEarly = await new Promise<boolean>((resolve) => {
+    const timer = setInterval(() => {
+      if (worker.output().includes('"task":"order-worker"')) done(false);
+    }, 50);
+    const done = (value: boolean) => {
+      clearInterval(timer);
+      resolve(value);
+    };
+    void exited(worker.child).then(() => done(true));
+    setTimeout(() => done(false), 30_000);
+  });
+  if (exitedEarly) throw new Error(`worker exited at start: ${worker.output()}`);
+  return worker;
 }
 
 function spawnWorker(env: Record<string, string>): Worker {
