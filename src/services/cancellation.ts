@@ -32,6 +32,11 @@ export interface Cancellation {
    * in the caller's transaction. Returns the orders this call cancelled (the CAS winners).
    */
   cancelLocked(trx: Trx, rows: OrderRow[], reason: CancelReason): Promise<Order[]>;
+  /**
+   * cancelLocked's MySQL writes alone, without the Redis return. Exposed so a test can stand for
+   * a process whose Redis return failed (Redis unreachable) while its MySQL commit went through.
+   */
+  cancelInMysql(trx: Trx, rows: OrderRow[], reason: CancelReason): Promise<Order[]>;
   /** Redis step, after the commit: units back (idempotent), waitlist offers, flags, WebSocket. */
   returnUnits(orders: Order[]): Promise<void>;
   /** `POST /orders/{id}/cancel` by the owner. */
@@ -66,7 +71,7 @@ export function createCancellation(deps: CancellationDeps): Cancellation {
   const { db, redis, keys, activities, soldOut, orders, waitlist } = deps;
   const log = deps.log.child({ component: 'cancellation' });
 
-  async function cancelLocked(trx: Trx, rows: OrderRow[], reason: CancelReason): Promise<Order[]> {
+  async function cancelInMysql(trx: Trx, rows: OrderRow[], reason: CancelReason): Promise<Order[]> {
     const cancelled: Order[] = [];
     for (const row of rows) {
       if (row.status !== 'PENDING_PAYMENT') continue;
@@ -105,6 +110,11 @@ export function createCancellation(deps: CancellationDeps): Cancellation {
       .insertInto('outbox')
       .values(cancelled.map((o) => ({ aggregate_id: o.orderId, event_type: 'ORDER_CANCELLED', payload: outboxPayload(o) })))
       .execute();
+    return cancelled;
+  }
+
+  async function cancelLocked(trx: Trx, rows: OrderRow[], reason: CancelReason): Promise<Order[]> {
+    const cancelled = await cancelInMysql(trx, rows, reason);
     // Return the units to Redis while this transaction still holds the stock rows: a preheat or
     // reconciliation (which reads `available` under the same lock) then sees either neither the
     // MySQL release nor the Redis return, or both — never the one without the other, which
@@ -153,6 +163,7 @@ export function createCancellation(deps: CancellationDeps): Cancellation {
 
   return {
     cancelLocked,
+    cancelInMysql,
     returnUnits,
 
     async cancelByUser(userId, orderId) {

@@ -25,11 +25,11 @@ describe('reconciliation and waitlist', () => {
     const { activity } = await t.createSale({ stock: 3 });
     const order = await buyPersisted(t, 'kim', activity.id);
     assert.deepEqual(await sides(t, activity.id), { available: 2, locked: 1, sold: 0, remaining: 2 });
-    // The MySQL step of a cancellation only — the process "dies" before giving Redis the unit back.
+    // The MySQL step of a cancellation only — its Redis return failed (or the process died).
     const { db } = t.app.infra;
     await db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('orders').selectAll().where('id', '=', order.orderId).forUpdate().executeTakeFirstOrThrow();
-      const cancelled = await t.app.services.cancellation.cancelLocked(trx, [row], 'USER_CANCELLED');
+      const cancelled = await t.app.services.cancellation.cancelInMysql(trx, [row], 'USER_CANCELLED');
       assert.equal(cancelled.length, 1);
     });
     assert.deepEqual(await sides(t, activity.id), { available: 3, locked: 0, sold: 0, remaining: 2 }, 'Redis missed the unit');
