@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { App } from '../../src/app.ts';
 import { createLocalGcra } from '../../src/services/rate-limiter.ts';
 import { call, startTestApp, type TestApp, token } from '../support/http.ts';
 import { count, createActivity, validRetryAfter } from './helpers.ts';
@@ -99,7 +100,7 @@ describe('per-user rate limit', () => {
   });
 });
 
-let app2: import('../../src/app.ts').App | undefined;
+let app2: App | undefined;
 async function startApp2(t: TestApp): Promise<string> {
   const { startApp } = await import('../../src/app.ts');
   app2 = await startApp(t.env.config, { port: 0 });

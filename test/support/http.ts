@@ -12,7 +12,7 @@ export interface Reply<T = Record<string, unknown>> {
   headers: Headers;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON shapes.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON shapes.
 export type Json = any;
 
 const signer = createSigner({ key: TEST_SECRETS.SECKILL_JWT_SECRET, algorithm: 'HS256', expiresIn: 3_600_000 });

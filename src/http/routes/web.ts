@@ -9,6 +9,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { buildWeb, DIST, needsBuild } from '../../../web/build.ts';
@@ -55,7 +56,7 @@ export function webRoutes(infra: Infra, services: Services): FastifyPluginAsyncT
     await mkdir(DIST, { recursive: true });
     await app.register(fastifyStatic, { root: DIST, prefix: '/assets/', decorateReply: true, maxAge: 0, cacheControl: true });
 
-    const page = (file: string) => async (_request: unknown, reply: import('fastify').FastifyReply) => {
+    const page = (file: string) => async (_request: unknown, reply: FastifyReply) => {
       if (buildError !== undefined) {
         return reply.status(503).send(errorBody('NOT_READY', `the web pages could not be built: ${buildError}`));
       }
