@@ -18,7 +18,7 @@ import { load as loadStock, reserve } from '../src/redis/stock.ts';
 import { type Figure, flags, fromLoad, load, medianOf, print, startBare, writeTokens } from './lib.ts';
 
 const f = flags();
-const service = await demoEnv({ paymentTimeoutSeconds: 300, extra: { SECKILL_RATE_USER_PER_SEC: '0', SECKILL_LOG_LEVEL: 'error', SECKILL_PAYMENT_SIMULATOR: '0' } });
+const service = await demoEnv({ paymentTimeoutSeconds: 300, extra: { SECKILL_RATE_USER_PER_SEC: '0', SECKILL_LOG_LEVEL: 'error', SECKILL_PAYMENT_SIMULATOR: '0', SECKILL_ROLES: 'api' } });
 const running = await startService(service, join(tmpdir(), `seckill-bench-purchase-${process.pid}.log`), 60_000, { cpu: 1 });
 const http = createHttpClient(service.url, 32);
 const figures: Figure[] = [];

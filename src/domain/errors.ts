@@ -31,7 +31,12 @@ export class AppError extends Error {
   readonly retryAfter: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfter?: number } = {}) {
+    // A refusal (SOLD_OUT, LIMIT_EXCEEDED, ...) is an answer, not a bug: capturing a stack trace
+    // for each of a crowd's thousands per second was a measurable share of the sold-out path.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'AppError';
     this.code = code;
     this.retryAfter = options.retryAfter;

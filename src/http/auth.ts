@@ -24,20 +24,33 @@ export function bearer(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+const VERIFIED_CACHE_SIZE = 50_000;
+
 export function createUserAuth(secret: string) {
   // Only HS256 is accepted: `alg: none` and algorithm-confusion tokens fail verification.
-  const verify = createVerifier({ key: secret, algorithms: ['HS256'], cache: 10_000 });
+  const verify = createVerifier({ key: secret, algorithms: ['HS256'] });
   const sign = createSigner({ key: secret, algorithm: 'HS256' });
+  // Tokens already verified, keyed by the token string itself: a crowd retries with the same
+  // token many times a second, and a Map lookup is far cheaper than fast-jwt's own cache, which
+  // hashes every token with SHA-256 first. Only valid tokens enter; `exp` is checked on each hit.
+  const verified = new Map<string, { userId: string; expiresAtMs: number }>();
 
   function userFromToken(token: string | undefined): string {
     if (!token) throw unauthorized('missing bearer token');
-    let payload: { sub?: unknown };
+    const hit = verified.get(token);
+    if (hit && hit.expiresAtMs > Date.now()) return hit.userId;
+    let payload: { sub?: unknown; exp?: unknown };
     try {
-      payload = verify(token) as { sub?: unknown };
+      payload = verify(token) as { sub?: unknown; exp?: unknown };
     } catch {
       throw unauthorized('invalid or expired token');
     }
     if (typeof payload.sub !== 'string' || !USER_ID.test(payload.sub)) throw unauthorized('token subject is not a valid user id');
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+    verified.set(token, {
+      userId: payload.sub,
+      expiresAtMs: typeof payload.exp === 'number' ? payload.exp * 1000 : Number.POSITIVE_INFINITY,
+    });
     return payload.sub;
   }
 

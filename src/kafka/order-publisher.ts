@@ -2,9 +2,11 @@
  * Publishes reservations to `<prefix>.orders`, keyed by activity id so one activity's orders land
  * on one partition and the worker can persist them in one transaction per batch.
  *
- * Concurrent purchases are micro-batched: every message queued in the same event-loop turn goes
- * out in one produce request (acks=all), so under a crowd the broker sees a few large requests
- * instead of thousands of tiny ones. Each caller still learns its own message's fate.
+ * Concurrent purchases are micro-batched: at most MAX_IN_FLIGHT produce requests (acks=all) are
+ * outstanding; whatever arrives meanwhile waits and leaves as one request when a slot frees. An
+ * idle publisher sends at the next event-loop turn, so a lone buyer waits for nobody, while a crowd
+ * makes a few large requests instead of thousands of tiny ones (each a socket write on both ends).
+ * Each caller still learns its own message's fate.
  */
 import type { ReservationMessage } from '../domain/order.ts';
 import type { StringProducer } from './client.ts';
@@ -12,6 +14,7 @@ import type { StringProducer } from './client.ts';
 export type PublishOutcome = 'published' | 'failed' | 'unknown';
 
 const MAX_BATCH = 1000;
+const MAX_IN_FLIGHT = 2;
 
 interface Pending {
   message: ReservationMessage;
@@ -30,22 +33,37 @@ export interface OrderPublisher {
 export function createOrderPublisher(producer: StringProducer, topic: string, timeoutMs = 3000): OrderPublisher {
   let queue: Pending[] = [];
   let scheduled = false;
+  let inFlight = 0;
 
   function flush(): void {
     scheduled = false;
-    while (queue.length > 0) {
+    while (queue.length > 0 && inFlight < MAX_IN_FLIGHT) {
       const batch = queue.slice(0, MAX_BATCH);
       queue = queue.slice(MAX_BATCH);
       send(batch);
     }
   }
 
+  function schedule(): void {
+    if (!scheduled && queue.length > 0) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  }
+
   function send(batch: Pending[]): void {
+    inFlight++;
     let settled = false;
-    const timer = setTimeout(() => {
+    // Settles the batch's callers once, and frees the slot: a produce that hangs (broker gone)
+    // must not hold back the messages queued behind it beyond the timeout.
+    const settle = (outcome: PublishOutcome) => {
+      if (settled) return;
       settled = true;
-      for (const p of batch) p.resolve('unknown');
-    }, timeoutMs);
+      inFlight--;
+      for (const p of batch) p.resolve(outcome);
+      schedule();
+    };
+    const timer = setTimeout(() => settle('unknown'), timeoutMs);
     producer
       .send({
         messages: batch.map(({ message }) => ({ topic, key: message.activityId, value: JSON.stringify(message) })),
@@ -56,7 +74,7 @@ export function createOrderPublisher(producer: StringProducer, topic: string, ti
       )
       .then((outcome) => {
         clearTimeout(timer);
-        if (!settled) for (const p of batch) p.resolve(outcome);
+        settle(outcome);
       });
   }
 
@@ -64,10 +82,7 @@ export function createOrderPublisher(producer: StringProducer, topic: string, ti
     publish(message) {
       return new Promise((resolve) => {
         queue.push({ message, resolve });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
+        schedule();
       });
     },
   };
