@@ -31,6 +31,28 @@ export interface ReservationMessage {
   degraded?: boolean;
 }
 
+/** The message of a purchase admitted with `orderId`: what the worker needs to write the order. */
+export function reservationMessage(
+  request: { userId: string; requestId: string; quantity: number },
+  activity: { id: string; priceCents: number },
+  orderId: string,
+  reservedAtMs: number,
+  degraded = false,
+): ReservationMessage {
+  const message: ReservationMessage = {
+    orderId,
+    // The activity's canonical id (the path may say "007"): it keys Kafka and names Redis keys.
+    activityId: activity.id,
+    userId: request.userId,
+    requestId: request.requestId,
+    quantity: request.quantity,
+    unitPriceCents: activity.priceCents,
+    reservedAtMs,
+  };
+  if (degraded) message.degraded = true;
+  return message;
+}
+
 export function parseReservationMessage(text: string): ReservationMessage {
   const value = JSON.parse(text) as Partial<ReservationMessage>;
   if (

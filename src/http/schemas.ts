@@ -1,7 +1,8 @@
 /** Request schemas (TypeBox): Fastify validates with them, and the handlers get their types. */
 import { Type } from '@fastify/type-provider-typebox';
 
-export const DecimalId = Type.String({ pattern: '^[0-9]{1,20}$' });
+// Canonical decimal ids only: "007" would name the same row in MySQL but other keys in Redis.
+export const DecimalId = Type.String({ pattern: '^[1-9][0-9]{0,19}$' });
 /** Ids are strings in JSON; an integer is accepted too, as a lenient client might send one. */
 export const IdInput = Type.Union([DecimalId, Type.Integer({ minimum: 1 })]);
 

@@ -13,7 +13,7 @@ import { listOpenActivities } from '../db/repositories/catalog.ts';
 import type { Db } from '../db/client.ts';
 import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
-import type { ReservationMessage } from '../domain/order.ts';
+import { reservationMessage } from '../domain/order.ts';
 import type { OrderPublisher } from '../kafka/order-publisher.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -51,16 +51,7 @@ export function createDegradedAdmission(deps: DegradedDeps): DegradedAdmission &
       metrics.purchases.inc({ outcome: 'BUSY' });
       throw busy();
     }
-    const message: ReservationMessage = {
-      orderId: ids.next(),
-      activityId: activity.id,
-      userId: request.userId,
-      requestId: request.requestId,
-      quantity: request.quantity,
-      unitPriceCents: activity.priceCents,
-      reservedAtMs: nowMs,
-      degraded: true,
-    };
+    const message = reservationMessage(request, activity, ids.next(), nowMs, true);
     const outcome = await publisher.publish(message);
     if (outcome === 'failed') {
       metrics.purchases.inc({ outcome: 'BUSY' });

@@ -6,7 +6,7 @@
  */
 import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
-import type { ReservationMessage } from '../domain/order.ts';
+import { reservationMessage } from '../domain/order.ts';
 import type { OrderPublisher } from '../kafka/order-publisher.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -156,15 +156,7 @@ export function createPurchase(deps: PurchaseDeps) {
     }
     if (result.kind !== 'reserved') return await answerOf(result);
 
-    const message: ReservationMessage = {
-      orderId: result.orderId,
-      activityId: activity.id,
-      userId: request.userId,
-      requestId: request.requestId,
-      quantity: request.quantity,
-      unitPriceCents: activity.priceCents,
-      reservedAtMs: nowMs,
-    };
+    const message = reservationMessage(request, activity, result.orderId, nowMs);
     const [outcome] = await Promise.all([
       publisher.publish(message),
       orders

@@ -73,8 +73,10 @@ export function createEventConsumer(kafka: Kafka, handler: EventHandler, log: Lo
       if (!running) return;
       running = false;
       await stream?.close().catch(() => {});
-      await loop;
+      // Closing the consumer also aborts a group join still in progress, which `loop` may be
+      // awaiting: waiting for the loop first could wait for a rebalance that never completes.
       await consumer?.close(true).catch(() => {});
+      await loop;
     },
   };
 }

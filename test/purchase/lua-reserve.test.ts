@@ -3,24 +3,13 @@
  * the real Redis, each activity under a unique key prefix.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { closeRedis, createRedis, type RedisClient } from '../../src/redis/client.ts';
 import { createKeys, type Keys } from '../../src/redis/keys.ts';
-import { SCRIPTS } from '../../src/redis/scripts.ts';
 import { type ReserveInput, getReservation, load, release, remaining, reserve, restock, settle } from '../../src/redis/stock.ts';
 import { deleteRedisPrefix, REDIS_URL, uniqueId } from '../support/env.ts';
 
-/** sha1sum src/redis/scripts/*.lua — a script change must update this pin deliberately. */
-const PINNED: Record<string, { file: string; sha: string }> = {
-  lease: { file: 'lease-1.lua', sha: '78dc1b1eacf39846103ee0c6b2e8da180f7455b6' },
-  load: { file: 'load-4.lua', sha: 'ceaeb04581e23f356ed2b018d15829ca3f47c61a' },
-  release: { file: 'release-5.lua', sha: '23868013c66c6e1bb976fc8d31fbacbdd7e74bc4' },
-  reserve: { file: 'reserve-6.lua', sha: 'a8e23132ddd2d259f113f1cc75703532b690fde8' },
-  restock: { file: 'restock-5.lua', sha: '00142a5a05f798da4377ae33935d90e0b4414d6f' },
-};
-
+// Each script's SHA is pinned once, in test/foundation/lua.test.ts.
 const prefix = `skt_${uniqueId('lua3')}`;
 let redis: RedisClient;
 let keys: Keys;
@@ -56,16 +45,6 @@ async function nonEmpty(activityId: string): Promise<number[]> {
 async function userUnits(activityId: string, userId: string): Promise<number> {
   return Number((await redis.get(keys.activity(activityId).user(userId))) ?? 0);
 }
-
-describe('script pins', () => {
-  for (const [name, pin] of Object.entries(PINNED)) {
-    test(`${name} is pinned at ${pin.sha.slice(0, 8)}`, () => {
-      const onDisk = readFileSync(new URL(`../../src/redis/scripts/${pin.file}`, import.meta.url));
-      assert.equal(createHash('sha1').update(onDisk).digest('hex'), pin.sha, `${pin.file} changed: update the pin deliberately`);
-      assert.equal(SCRIPTS.get(name)?.sha, pin.sha);
-    });
-  }
-});
 
 describe('reserve', () => {
   test('NOT_PREHEATED when the activity has no stock in Redis, and nothing is stored', async () => {
