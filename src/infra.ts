@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from './config.ts';
 import { createDb, type Db, pingDb } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
-import { createKafka, type Kafka } from './kafka/client.ts';
+import { createKafka, describe, type Kafka } from './kafka/client.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { closeRedis, createRedis, type RedisClient } from './redis/client.ts';
@@ -38,6 +38,7 @@ export async function createInfra(config: Config, log: Logger): Promise<Infra> {
     brokers: config.kafka.brokers,
     topicPrefix: config.kafka.topicPrefix,
     clientId: `seckill-${instanceId.slice(0, 8)}`,
+    onError: (error, groupId) => log.warn({ err: describe(error), groupId }, 'kafka consumer error'),
   });
   try {
     await kafka.ensureTopics();

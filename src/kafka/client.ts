@@ -12,7 +12,10 @@ import {
   stringDeserializers,
   stringSerializers,
 } from '@platformatic/kafka';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createTopics, TOPIC_PARTITIONS, type Topics } from './topics.ts';
+
+const CLOSE_TIMEOUT_MS = 3000;
 
 export type StringProducer = Producer<string, string, string, string>;
 export type StringConsumer = Consumer<string, string, string, string>;
@@ -22,6 +25,8 @@ export interface KafkaOptions {
   brokers: string[];
   topicPrefix: string;
   clientId: string;
+  /** Background consumer errors (a failed rejoin after a rebalance): reported, never thrown. */
+  onError?: (error: unknown, groupId: string) => void;
 }
 
 export interface Kafka {
@@ -103,12 +108,18 @@ export function createKafka(options: KafkaOptions): Kafka {
         maxWaitTime: 200,
         ...overrides,
       } as ConstructorParameters<typeof Consumer>[0]) as StringConsumer;
+      // A consumer emits 'error' when a background rejoin fails (a rebalance racing a close, a
+      // broker restart); with no listener Node would turn that into an uncaught exception and
+      // take the whole process down. The consumer rejoins by itself; we only report it.
+      consumer.on('error', (error: unknown) => options.onError?.(error, groupId));
       consumers.add(consumer);
       consumer.once('client:close', () => consumers.delete(consumer));
       return consumer;
     },
     async close() {
-      await Promise.allSettled([...consumers].map((c) => c.close(true)));
+      // A consumer closed during a rebalance (another member just left) can wait for it forever;
+      // its uncommitted messages are redelivered anyway, so shutdown does not wait past the bound.
+      await Promise.race([Promise.allSettled([...consumers].map((c) => c.close(true))), sleep(CLOSE_TIMEOUT_MS)]);
       await producer.close().catch(() => {});
     },
   };

@@ -47,31 +47,48 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
     },
 
     async stats(activity) {
-      const [stock, counts, redisRemaining] = await Promise.all([
-        db
+      // One consistent picture: under the stock row lock no worker is between settling its
+      // reservations in Redis and committing their rows, so every order is counted exactly once.
+      return db.transaction().execute(async (trx) => {
+        const stock = await trx
           .selectFrom('activity_stock')
           .select(['available', 'locked', 'sold'])
           .where('activity_id', '=', activity.id)
-          .executeTakeFirstOrThrow(),
-        db
-          .selectFrom('orders')
-          .select(['status', sql<number>`COUNT(*)`.as('n')])
-          .where('activity_id', '=', activity.id)
-          .groupBy('status')
-          .execute(),
-        remaining(redis, keys, activity.id),
-      ]);
-      const orders = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
-      for (const { status, n } of counts) orders[status] = Number(n);
-      // QUEUED orders have no row yet: they are the reservations the worker has not settled.
-      orders.QUEUED += await redis.hlen(keys.activity(activity.id).reservations);
-      return {
-        activityId: activity.id,
-        stock: activity.stock,
-        redis: { remaining: redisRemaining ?? 0 },
-        db: { available: stock.available, locked: stock.locked, sold: stock.sold },
-        orders,
-      };
+          .forUpdate()
+          .executeTakeFirstOrThrow();
+        const [counts, redisRemaining, reserved] = await Promise.all([
+          trx
+            .selectFrom('orders')
+            .select(['status', sql<number>`COUNT(*)`.as('n')])
+            .where('activity_id', '=', activity.id)
+            .groupBy('status')
+            .execute(),
+          remaining(redis, keys, activity.id),
+          redis.hkeys(keys.activity(activity.id).reservations),
+        ]);
+        const orders = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
+        for (const { status, n } of counts) orders[status] = Number(n);
+        // QUEUED orders have no row yet: the reservations without one (a FAILED order's entry
+        // lingers until the worker releases it after its commit, and must not count twice).
+        let persisted = 0;
+        for (let i = 0; i < reserved.length; i += 1000) {
+          const chunk = reserved.slice(i, i + 1000);
+          const row = await trx
+            .selectFrom('orders')
+            .select(sql<number>`COUNT(*)`.as('n'))
+            .where('id', 'in', chunk)
+            .executeTakeFirstOrThrow();
+          persisted += Number(row.n);
+        }
+        orders.QUEUED = reserved.length - persisted;
+        return {
+          activityId: activity.id,
+          stock: activity.stock,
+          redis: { remaining: redisRemaining ?? 0 },
+          db: { available: stock.available, locked: stock.locked, sold: stock.sold },
+          orders,
+        };
+      });
     },
   };
 }

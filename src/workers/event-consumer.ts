@@ -13,10 +13,13 @@ import type { OutboxEvent } from './outbox-relay.ts';
 
 type KafkaMessage = Message<string, string, string, string>;
 
+const STOP_TIMEOUT_MS = 3000;
+
 export function createEventConsumer(kafka: Kafka, handler: EventHandler, log: Logger): BackgroundTask {
   const clog = log.child({ component: `events-${handler.name}` });
   let consumer: ReturnType<Kafka['createConsumer']> | undefined;
   let stream: StringStream | undefined;
+  let joined: Promise<void> | undefined;
   let loop: Promise<void> | undefined;
   let running = false;
 
@@ -58,25 +61,34 @@ export function createEventConsumer(kafka: Kafka, handler: EventHandler, log: Lo
     async start() {
       running = true;
       // Joining the group takes a while; the process does not wait for it (events are not urgent).
-      loop = (async () => {
-        try {
-          consumer = kafka.createConsumer(kafka.topics.eventGroup(handler.name), { maxWaitTime: 100 });
-          stream = await consumer.consume({ topics: [kafka.topics.events], mode: 'committed', fallbackMode: 'earliest' });
-        } catch (error) {
-          clog.error({ err: describe(error) }, 'event consumer could not start');
-          return;
-        }
-        if (running) await run(stream);
-      })();
+      joined = (async () => {
+        consumer = kafka.createConsumer(kafka.topics.eventGroup(handler.name), { maxWaitTime: 100 });
+        stream = await consumer.consume({ topics: [kafka.topics.events], mode: 'committed', fallbackMode: 'earliest' });
+        // Errors after the loop let go of the stream (a fetch failing while the client closes)
+        // would otherwise be uncaught and take the process down.
+        stream.on('error', (error: unknown) => {
+          if (running) clog.warn({ err: describe(error) }, 'event stream error');
+        });
+      })().catch((error: unknown) => clog.error({ err: describe(error) }, 'event consumer could not start'));
+      loop = joined.then(() => (stream && running ? run(stream) : undefined));
     },
     async stop() {
       if (!running) return;
       running = false;
-      await stream?.close().catch(() => {});
-      // Closing the consumer also aborts a group join still in progress, which `loop` may be
-      // awaiting: waiting for the loop first could wait for a rebalance that never completes.
-      await consumer?.close(true).catch(() => {});
-      await loop;
+      // Both waits are bounded: a join or a close racing a rebalance can wait for one that never
+      // completes. Giving up is safe — uncommitted events are redelivered to the next member, and
+      // every handler applies an event once however often it arrives.
+      // First let a join in progress finish: closing the client under it would make the stream
+      // it is building fail before anyone can listen to it.
+      await Promise.race([joined, sleep(STOP_TIMEOUT_MS)]);
+      await Promise.race([
+        (async () => {
+          await stream?.close().catch(() => {});
+          await consumer?.close(true).catch(() => {});
+          await loop;
+        })(),
+        sleep(STOP_TIMEOUT_MS),
+      ]);
     },
   };
 }
