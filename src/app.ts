@@ -66,10 +66,9 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     waitlistRoutes(services) as FastifyPluginAsync,
     webRoutes(infra, services) as FastifyPluginAsync,
   ];
-  const { db, redis, keys } = infra;
   const tasks: BackgroundTask[] = [
     createOrderWorker({ ...infra, ...services }),
-    createStockSweeper(db, redis, keys, services.inventory, log),
+    createStockSweeper(services.inventory, log),
     ...createLifecycleTasks(infra, services),
   ];
 

@@ -9,17 +9,11 @@
  * the same order id on a retry to this instance. A retry landing on another instance may get a
  * second id, which MySQL's unique (activity, user, requestId) key then drops as superseded.
  */
-import { listOpenActivities } from '../db/repositories/catalog.ts';
-import type { Db } from '../db/client.ts';
 import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
 import { reservationMessage } from '../domain/order.ts';
 import type { OrderPublisher } from '../kafka/order-publisher.ts';
-import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { RedisClient } from '../redis/client.ts';
-import type { Keys } from '../redis/keys.ts';
-import type { Inventory } from './inventory.ts';
 import type { PurchaseAccepted, PurchaseRequest } from './purchase.ts';
 import type { IdGenerator } from './snowflake.ts';
 
@@ -69,13 +63,3 @@ export function createDegradedAdmission(deps: DegradedDeps): DegradedAdmission &
  * Re-loads, from MySQL, the stock of every open activity whose counter Redis lost (it keeps
  * nothing on disk): the breaker runs this before closing, so the gate never reopens empty.
  */
-export async function reloadMissingStock(db: Db, redis: RedisClient, keys: Keys, inventory: Inventory, log: Logger): Promise<number> {
-  let reloaded = 0;
-  for (const activity of await listOpenActivities(db, new Date())) {
-    if ((await redis.exists(keys.activity(activity.id).remaining)) === 1) continue;
-    const { after } = await inventory.loadFromTruth(activity);
-    reloaded += 1;
-    log.warn({ activityId: activity.id, remaining: after }, 'Redis came back without stock; re-loaded from MySQL');
-  }
-  return reloaded;
-}

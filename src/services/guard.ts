@@ -6,7 +6,7 @@
 import type { Infra } from '../infra.ts';
 import type { OrderPublisher } from '../kafka/order-publisher.ts';
 import { createChallenges } from './challenges.ts';
-import { createDegradedAdmission, reloadMissingStock } from './degraded-admission.ts';
+import { createDegradedAdmission } from './degraded-admission.ts';
 import type { Inventory } from './inventory.ts';
 import { createLoadShedder } from './load-shedder.ts';
 import type { AdmissionCheck } from './purchase.ts';
@@ -22,14 +22,14 @@ export interface GuardDeps {
 }
 
 export function createGuard({ infra, inventory, ids, publisher }: GuardDeps) {
-  const { config, db, redis, keys, metrics, log } = infra;
+  const { config, redis, keys, metrics, log } = infra;
   const guardLog = log.child({ component: 'guard' });
   const degrade = createDegradedAdmission({ ratio: config.degradeAdmitRatio, ids, publisher, metrics });
   const breaker = createRedisBreaker({
     redis,
     log: guardLog,
     beforeClose: async () => {
-      await reloadMissingStock(db, redis, keys, inventory, guardLog);
+      for (const reloaded of await inventory.reloadMissing()) guardLog.warn(reloaded, 'Redis came back without stock; re-loaded from MySQL');
     },
     onStateChange: (state) => {
       if (state === 'closed') degrade.forget();

@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { Db } from '../db/client.ts';
+import { listOpenActivities } from '../db/repositories/catalog.ts';
 import { ORDER_STATUSES, type OrderStatus } from '../db/schema.ts';
 import type { Activity } from '../domain/activity.ts';
 import type { RedisClient } from '../redis/client.ts';
@@ -27,10 +28,25 @@ export interface Inventory {
    */
   loadFromTruth(activity: Pick<Activity, 'id' | 'segments'>): Promise<LoadResult>;
   stats(activity: Pick<Activity, 'id' | 'stock'>): Promise<ActivityStats>;
+  /**
+   * Re-loads every open activity whose counter is missing from Redis (Redis here keeps nothing on
+   * disk, so a restart empties the gate); returns what it re-loaded.
+   */
+  reloadMissing(): Promise<Array<{ activityId: string; remaining: number }>>;
 }
 
 export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut: SoldOutFlags): Inventory {
-  return {
+  const inventory: Inventory = {
+    async reloadMissing() {
+      const reloaded: Array<{ activityId: string; remaining: number }> = [];
+      for (const activity of await listOpenActivities(db, new Date())) {
+        if ((await redis.exists(keys.activity(activity.id).remaining)) === 1) continue;
+        const { after } = await inventory.loadFromTruth(activity);
+        reloaded.push({ activityId: activity.id, remaining: after });
+      }
+      return reloaded;
+    },
+
     async loadFromTruth(activity) {
       const result = await db.transaction().execute(async (trx) => {
         const row = await trx
@@ -91,4 +107,5 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
       });
     },
   };
+  return inventory;
 }

@@ -67,19 +67,7 @@ export interface NewCommodity {
   category: string | null;
 }
 
-export interface NewActivity {
-  name: string;
-  commodityId: string;
-  priceCents: number;
-  stock: number;
-  startAt: Date;
-  endAt: Date;
-  limitPerUser: number;
-  paymentTimeoutSeconds: number;
-  antiBot: AntiBot;
-  challengeDifficulty: number;
-  segments: number;
-}
+export type NewActivity = Omit<Activity, 'id' | 'commodity'>;
 
 export async function insertCommodity(db: Db, commodity: NewCommodity): Promise<Commodity> {
   const result = await db
