@@ -13,7 +13,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
       if (error.retryAfter !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(error.retryAfter))));
-      if (error.status >= 500) request.log.warn({ code: error.code, cause: error.cause }, error.message);
+      // A shed request (BUSY) is the system working as designed: one warn line per refusal would
+      // cost more than the refusal itself under a 10x crowd. Metrics count them; causes go to debug.
+      if (error.code === 'BUSY') request.log.debug({ cause: error.cause }, error.message);
+      else if (error.status >= 500) request.log.warn({ code: error.code, cause: error.cause }, error.message);
       return reply.status(error.status).send(errorBody(error.code, error.message));
     }
     if (error.validation) {
