@@ -70,20 +70,6 @@ describe('web pages in a real browser', { timeout: 120_000 }, () => {
     await page.locator('#whoami-name', { hasText: userId }).waitFor();
   }
 
-  function has(method: string, url: string): boolean {
-    return t.app.server?.hasRoute({ method: method as 'GET', url }) ?? false;
-  }
-
-  /** Skips with a printed reason when a piece another issue delivers is not in this build. */
-  function missing(t2: { skip(message?: string): void }, pieces: Array<[string, string]>): boolean {
-    const absent = pieces.filter(([method, url]) => !has(method, url)).map(([m, u]) => `${m} ${u}`);
-    if (absent.length === 0) return false;
-    const reason = `this build has no ${absent.join(', ')} yet`;
-    console.log(`# SKIPPING: ${reason}`);
-    t2.skip(reason);
-    return true;
-  }
-
   let soldOutActivity: string | undefined;
 
   test('the countdown unlocks the buy button at the start; the winner pays and sees PAID live', async (tc) => {
@@ -118,7 +104,6 @@ describe('web pages in a real browser', { timeout: 120_000 }, () => {
     assert.equal(await page.locator('#live-mode').textContent(), 'Live updates: connected');
     await shot(page, '03-pending-payment');
 
-    if (missing(tc, [['POST', '/api/v1/orders/:orderId/pay']])) return;
     const navigations: string[] = [];
     page.on('framenavigated', (frame) => navigations.push(frame.url()));
     await page.getByRole('button', { name: /^Pay / }).click();
@@ -139,7 +124,6 @@ describe('web pages in a real browser', { timeout: 120_000 }, () => {
     assert.equal(await page.locator('#buy').textContent(), 'Sold out');
     assert.equal(await page.locator('#remaining').textContent(), '0');
 
-    if (missing(tc, [['POST', '/api/v1/activities/:id/waitlist']])) return;
     await page.getByRole('button', { name: 'Join the waitlist' }).click();
     await page.locator('#waitlist-state[data-status="WAITING"]').waitFor();
     assert.match((await page.locator('#waitlist-state').textContent()) ?? '', /You are number 1 on the waitlist/);
@@ -151,7 +135,6 @@ describe('web pages in a real browser', { timeout: 120_000 }, () => {
 
   test('a challenge sale shows solving progress, then the purchase succeeds', async (tc) => {
     if (skipReason) return tc.skip(skipReason);
-    if (missing(tc, [['POST', '/api/v1/activities/:id/challenge']])) return;
     const { commodityId } = await t.createSale({ stock: 3 });
     const created = await t.admin('POST', '/api/v1/admin/activities', {
       name: 'Guarded sale',
