@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createSigner } from 'fast-jwt';
 import { Redis } from 'ioredis';
 import { createConnection, createPool } from 'mysql2/promise';
-import { dropDemoData } from '../src/demo/cleanup.ts';
+import { deleteRedisPrefix, dropServiceData } from '../src/demo/cleanup.ts';
 import { createHttpClient } from '../src/demo/http.ts';
 import { demoEnv, startService } from '../src/demo/service.ts';
 import { createKeys } from '../src/redis/keys.ts';
@@ -161,12 +161,6 @@ try {
   http.close();
   redis.disconnect();
   await running.stop();
-  await dropDemoData({
-    mysqlUrl: service.mysqlUrl,
-    redisUrl: service.redisUrl,
-    redisPrefix: service.redisPrefix,
-    brokers: (service.env['SECKILL_KAFKA_BROKERS'] ?? '').split(','),
-    topicPrefix: service.topicPrefix,
-  });
-  await dropDemoData({ mysqlUrl: service.mysqlUrl, redisUrl: service.redisUrl, redisPrefix: `${service.redisPrefix}_lua`, brokers: [], topicPrefix: 'none' });
+  await dropServiceData(service);
+  await deleteRedisPrefix(service.redisUrl, `${service.redisPrefix}_lua`);
 }

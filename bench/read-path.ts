@@ -5,7 +5,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dropDemoData } from '../src/demo/cleanup.ts';
+import { dropServiceData } from '../src/demo/cleanup.ts';
 import { createHttpClient } from '../src/demo/http.ts';
 import { demoEnv, startService } from '../src/demo/service.ts';
 import { type Figure, flags, fromLoad, load, medianOf, print, startBare } from './lib.ts';
@@ -47,11 +47,5 @@ try {
 } finally {
   http.close();
   await running.stop();
-  await dropDemoData({
-    mysqlUrl: service.mysqlUrl,
-    redisUrl: service.redisUrl,
-    redisPrefix: service.redisPrefix,
-    brokers: (service.env['SECKILL_KAFKA_BROKERS'] ?? '').split(','),
-    topicPrefix: service.topicPrefix,
-  });
+  await dropServiceData(service);
 }

@@ -1,42 +1,78 @@
-/** Drops what one demo run created: its database, its Redis keys, its Kafka topics. */
+/**
+ * Drops what one deployment (a demo run, a benchmark, a test) created: its database, its Redis
+ * keys, its Kafka topics. Each step reports its problem instead of throwing, so one unreachable
+ * service does not leave the others uncleaned.
+ */
 import { Admin } from '@platformatic/kafka';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
+import type { ServiceEnv } from './service.ts';
 
-export async function dropDemoData(opts: { mysqlUrl: string; redisUrl: string; redisPrefix: string; brokers: string[]; topicPrefix: string }): Promise<string[]> {
-  const problems: string[] = [];
-  const url = new URL(opts.mysqlUrl);
+const problem = (what: string, error: unknown) => `${what}: ${error instanceof Error ? error.message : String(error)}`;
+
+/** Drops the database named in a `mysql://…/<database>` URL. */
+export async function dropDatabase(mysqlUrl: string): Promise<string | undefined> {
+  const url = new URL(mysqlUrl);
   const database = decodeURIComponent(url.pathname.slice(1));
   url.pathname = '/';
   try {
     const conn = await createConnection({ uri: url.toString() });
     await conn.query(`DROP DATABASE IF EXISTS \`${database.replace(/`/g, '')}\``);
     await conn.end();
+    return undefined;
   } catch (error) {
-    problems.push(`database ${database}: ${String(error)}`);
+    return problem(`database ${database}`, error);
   }
-  const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+}
+
+export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<string | undefined> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
   try {
     await redis.connect();
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${opts.redisPrefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) await redis.unlink(...keys);
     } while (cursor !== '0');
+    return undefined;
   } catch (error) {
-    problems.push(`redis ${opts.redisPrefix}: ${String(error)}`);
+    return problem(`redis ${prefix}`, error);
   } finally {
     redis.disconnect();
   }
-  const admin = new Admin({ clientId: 'seckill-demo-cleanup', bootstrapBrokers: opts.brokers, timeout: 5000, retries: 1 });
+}
+
+/** Deletes every topic named `<prefix>.…`. */
+export async function deleteKafkaTopics(brokers: string[], prefix: string): Promise<string | undefined> {
+  const admin = new Admin({ clientId: 'seckill-cleanup', bootstrapBrokers: brokers, timeout: 5000, retries: 1 });
   try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${opts.topicPrefix}.`));
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
     if (topics.length > 0) await admin.deleteTopics({ topics });
+    return undefined;
   } catch (error) {
-    problems.push(`kafka ${opts.topicPrefix}.*: ${String(error)}`);
+    return problem(`kafka ${prefix}.*`, error);
   } finally {
     await admin.close().catch(() => {});
   }
-  return problems;
+}
+
+export async function dropDemoData(opts: { mysqlUrl: string; redisUrl: string; redisPrefix: string; brokers: string[]; topicPrefix: string }): Promise<string[]> {
+  const problems = [
+    await dropDatabase(opts.mysqlUrl),
+    await deleteRedisPrefix(opts.redisUrl, opts.redisPrefix),
+    opts.brokers.length > 0 ? await deleteKafkaTopics(opts.brokers, opts.topicPrefix) : undefined,
+  ];
+  return problems.filter((p): p is string => p !== undefined);
+}
+
+/** dropDemoData for a service started by src/demo/service.ts. */
+export function dropServiceData(service: ServiceEnv): Promise<string[]> {
+  return dropDemoData({
+    mysqlUrl: service.mysqlUrl,
+    redisUrl: service.redisUrl,
+    redisPrefix: service.redisPrefix,
+    brokers: (service.env['SECKILL_KAFKA_BROKERS'] ?? '').split(',').filter(Boolean),
+    topicPrefix: service.topicPrefix,
+  });
 }

@@ -4,7 +4,7 @@
  * re-buying released units → promise checks against MySQL and Redis → report.
  */
 import { join } from 'node:path';
-import { dropDemoData } from './cleanup.ts';
+import { dropServiceData } from './cleanup.ts';
 import { type Buyer, createCrowd, Limiter, makeBuyers, newRequestId, Recorder, solveChallenge } from './crowd.ts';
 import { type Answer, createHttpClient, errorCode, type HttpClient } from './http.ts';
 import { createProgress, type ProgressSample } from './progress.ts';
@@ -241,13 +241,7 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
     } else {
       await running.stop();
       if (!options.keepData) {
-        const problems = await dropDemoData({
-          mysqlUrl: service.mysqlUrl,
-          redisUrl: service.redisUrl,
-          redisPrefix: service.redisPrefix,
-          brokers: (service.env['SECKILL_KAFKA_BROKERS'] ?? '').split(','),
-          topicPrefix: service.topicPrefix,
-        });
+        const problems = await dropServiceData(service);
         for (const p of problems) progress.log(`cleanup: ${p}`);
       }
     }

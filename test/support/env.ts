@@ -3,10 +3,12 @@
  * key prefix and Kafka topic prefix, and `cleanup()` drops what it made.
  */
 import { randomBytes } from 'node:crypto';
-import { Admin } from '@platformatic/kafka';
-import { Redis } from 'ioredis';
-import { createConnection } from 'mysql2/promise';
 import { type Config, loadConfig } from '../../src/config.ts';
+import {
+  deleteKafkaTopics as deleteKafkaTopicsAt,
+  deleteRedisPrefix as deleteRedisPrefixAt,
+  dropDatabase as dropDatabaseAt,
+} from '../../src/demo/cleanup.ts';
 
 export const MYSQL_SERVER = process.env.SECKILL_TEST_MYSQL_SERVER ?? 'mysql://root@127.0.0.1:3306';
 export const REDIS_URL = process.env.SECKILL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -59,43 +61,19 @@ export function testEnv(overrides: Record<string, string> = {}, label = 't'): Te
   };
 }
 
+/** Drops one database on the test server (throws: a test's cleanup failing is the test's failure). */
 export async function dropDatabase(database: string): Promise<void> {
-  const conn = await createConnection({ uri: MYSQL_SERVER });
-  try {
-    await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
-  } finally {
-    await conn.end();
-  }
+  const problem = await dropDatabaseAt(`${MYSQL_SERVER}/${database}`);
+  if (problem) throw new Error(problem);
 }
 
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  const problem = await deleteRedisPrefixAt(REDIS_URL, prefix);
+  if (problem) throw new Error(problem);
 }
 
-/** Deletes every topic named `<prefix>.…` (a test's topics); a broker that is down is not the test's failure. */
+/** Deletes a test's topics; a broker that is down is not the test's failure. */
 export async function deleteKafkaTopics(prefix: string): Promise<void> {
-  const admin = new Admin({
-    clientId: 'seckill-test-cleanup',
-    bootstrapBrokers: KAFKA_BROKERS.split(',').map((b) => b.trim()),
-    timeout: 5000,
-    retries: 1,
-  });
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } catch (error) {
-    process.stderr.write(`test cleanup: could not delete Kafka topics ${prefix}.*: ${error instanceof Error ? error.message : String(error)}\n`);
-  } finally {
-    await admin.close().catch(() => {});
-  }
+  const problem = await deleteKafkaTopicsAt(KAFKA_BROKERS.split(',').map((b) => b.trim()), prefix);
+  if (problem) process.stderr.write(`test cleanup: could not delete Kafka topics: ${problem}\n`);
 }
