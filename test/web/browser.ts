@@ -1,13 +1,15 @@
 /**
  * A real browser for the web tests: Debian's Chromium driven by playwright-core (Playwright's own
- * browser download cannot work here). Installs Chromium with apt-get when it is missing; when that
- * is impossible it says why, and the caller skips — except in CI, where it must run.
+ * browser download cannot work here). Installs Chromium (and Noto CJK, so screenshots show the
+ * page's Chinese text instead of boxes) with apt-get when missing; when that is impossible it says
+ * why, and the caller skips — except in CI, where it must run.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.SECKILL_CHROMIUM ?? '/usr/bin/chromium';
+const CJK_FONT = '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc';
 
 function apt(args: string[]): { ok: boolean; output: string } {
   const result = spawnSync('apt-get', args, {
@@ -20,16 +22,22 @@ function apt(args: string[]): { ok: boolean; output: string } {
 
 /** Undefined when Chromium is there (installing it if needed); otherwise why it is not. */
 export function ensureChromium(): string | undefined {
-  if (existsSync(CHROMIUM)) return undefined;
-  if (process.getuid?.() !== 0) return `${CHROMIUM} is missing and this user is not root, so \`apt-get install -y chromium\` cannot run`;
-  process.stderr.write('web tests: installing Debian chromium (apt-get install -y chromium; this takes a while the first time)…\n');
-  let install = apt(['install', '-y', '--no-install-recommends', 'chromium']);
+  const missing = [...(existsSync(CHROMIUM) ? [] : ['chromium']), ...(existsSync(CJK_FONT) ? [] : ['fonts-noto-cjk'])];
+  if (missing.length === 0) return undefined;
+  if (process.getuid?.() !== 0) {
+    // Without the fonts the tests still run (the screenshots show boxes for 秒杀); without Chromium they cannot.
+    return existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing and this user is not root, so \`apt-get install -y chromium\` cannot run`;
+  }
+  const packages = missing.join(' ');
+  process.stderr.write(`web tests: installing ${packages} (apt-get install -y; this takes a while the first time)…\n`);
+  let install = apt(['install', '-y', '--no-install-recommends', ...missing]);
   if (!install.ok) {
     const update = apt(['update']);
-    if (!update.ok) return `apt-get update failed: ${update.output}`;
-    install = apt(['install', '-y', '--no-install-recommends', 'chromium']);
+    if (!update.ok) return existsSync(CHROMIUM) ? undefined : `apt-get update failed: ${update.output}`;
+    install = apt(['install', '-y', '--no-install-recommends', ...missing]);
   }
-  if (!install.ok || !existsSync(CHROMIUM)) return `apt-get install -y chromium failed: ${install.output}`;
+  if (!existsSync(CHROMIUM)) return `apt-get install -y ${packages} failed: ${install.output}`;
+  if (!install.ok) process.stderr.write(`web tests: could not install ${packages} (${install.output}); screenshots may lack CJK glyphs\n`);
   return undefined;
 }
 

@@ -45,6 +45,7 @@ $('token-form').addEventListener('submit', async (event) => {
   sessionStorage.setItem(TOKEN_KEY, token);
   renderToken();
   if (await loadActivities()) say('Signed in as admin.', 'ok');
+  void loadRefunds();
 });
 
 $('forget').addEventListener('click', () => {
@@ -229,6 +230,81 @@ async function loadActivities(): Promise<boolean> {
 
 $('refresh').addEventListener('click', () => void loadActivities());
 
+// ---- refunds owed ---------------------------------------------------------------------------------
+
+interface Refund {
+  paymentId: string;
+  orderId: string;
+  activityId: string;
+  userId: string;
+  amountCents: number;
+  status: 'REFUND_REQUIRED' | 'REFUNDED';
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The oldest owed refunds (the API pages by 100) with the total of all of them. */
+async function loadRefunds(): Promise<void> {
+  if (!token) return;
+  const summary = $('refunds-summary');
+  const table = $('refunds-table');
+  let answer: { refunds: Refund[]; count: number; totalCents: number };
+  try {
+    answer = await adminApi('GET', '/api/v1/admin/refunds');
+  } catch (error) {
+    table.hidden = true;
+    summary.dataset.kind = 'error';
+    summary.dataset.state = 'unavailable';
+    // A server without the refunds endpoint answers 404: say so, not "something went wrong".
+    summary.textContent =
+      error instanceof ApiError && error.code === 'NOT_FOUND' ? 'Refund data is not available on this server.' : `Could not load the refunds: ${errorText(error)}`;
+    return;
+  }
+  const { refunds, count, totalCents } = answer;
+  summary.dataset.state = count === 0 ? 'none' : 'owed';
+  summary.dataset.kind = count === 0 ? 'ok' : 'error';
+  summary.textContent =
+    count === 0
+      ? 'No refunds owed.'
+      : `${count} refund${count === 1 ? '' : 's'} owed, ${formatPrice(totalCents)} in total${refunds.length < count ? ` (the oldest ${refunds.length} shown)` : ''}.`;
+  table.hidden = refunds.length === 0;
+  const body = $('refunds-body');
+  body.replaceChildren();
+  for (const r of refunds) {
+    const row = document.createElement('tr');
+    row.dataset.payment = r.paymentId;
+    for (const text of [r.paymentId, r.orderId, r.activityId, r.userId, formatPrice(r.amountCents), new Date(r.createdAt).toLocaleString()]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      row.append(td);
+    }
+    const td = document.createElement('td');
+    const mark = document.createElement('button');
+    mark.type = 'button';
+    mark.className = 'secondary';
+    mark.textContent = 'Mark refunded';
+    mark.setAttribute('aria-label', `Mark payment ${r.paymentId} refunded`);
+    mark.addEventListener('click', () => void markRefunded(r, mark));
+    td.append(mark);
+    row.append(td);
+    body.append(row);
+  }
+}
+
+async function markRefunded(refund: Refund, button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  try {
+    await adminApi('POST', `/api/v1/admin/refunds/${refund.paymentId}/refunded`);
+    say(`Payment ${refund.paymentId} (${formatPrice(refund.amountCents)} to ${refund.userId}) marked refunded.`, 'ok');
+  } catch (error) {
+    say(`Could not mark payment ${refund.paymentId} refunded: ${errorText(error)}`, 'error');
+    button.disabled = false;
+  }
+  await loadRefunds();
+}
+
+$('refresh-refunds').addEventListener('click', () => void loadRefunds());
+
 // ---- live view ------------------------------------------------------------------------------------
 
 const WINDOW = 120; // points (seconds) kept on the charts
@@ -248,11 +324,14 @@ interface Tick {
 
 let live: { abort: AbortController; charts: uPlot[] } | undefined;
 
+/** One per chart on screen; disconnected with the charts. */
+const resizers: ResizeObserver[] = [];
+
 function chart(target: string, series: Array<{ label: string; stroke: string }>, data: number[][]): uPlot {
   const el = $(target);
   el.replaceChildren();
-  const width = Math.max(280, el.clientWidth || 320);
-  return new uPlot(
+  const width = Math.max(240, el.clientWidth || 320);
+  const plot = new uPlot(
     {
       width,
       height: 160,
@@ -265,11 +344,20 @@ function chart(target: string, series: Array<{ label: string; stroke: string }>,
     data as uPlot.AlignedData,
     el,
   );
+  // uPlot draws at a fixed width: follow the container, so a phone (or a rotated one) never scrolls sideways.
+  const resize = new ResizeObserver(() => {
+    const w = Math.max(240, el.clientWidth);
+    if (w !== plot.width) plot.setSize({ width: w, height: 160 });
+  });
+  resize.observe(el);
+  resizers.push(resize);
+  return plot;
 }
 
 function stopLive(): void {
   live?.abort.abort();
   for (const c of live?.charts ?? []) c.destroy();
+  for (const r of resizers.splice(0)) r.disconnect();
   live = undefined;
   $('live').hidden = true;
 }
@@ -458,3 +546,4 @@ $('reconcile').addEventListener('click', () => void operate('reconcile'));
 presetTimes();
 renderToken();
 void loadActivities();
+void loadRefunds();

@@ -18,8 +18,11 @@ import {
   type Waitlist,
 } from './api.ts';
 import { ServerClock } from './clock.ts';
+import { CLOCK_RESYNC_MS, challengeDelay, jittered, nextActivityRefresh, retryDelay } from './schedule.ts';
 
-const activityId = /^\/activities\/([0-9]{1,20})\/?$/.exec(location.pathname)?.[1] ?? '';
+declare const __CHALLENGE_WORKER_URL__: string;
+
+const activityId = /^\/activities\/([1-9][0-9]{0,19})\/?$/.exec(location.pathname)?.[1] ?? '';
 const clock = new ServerClock();
 
 const ui = {
@@ -32,6 +35,9 @@ const ui = {
   countdown: $('countdown'),
   status: $('status'),
   remaining: $('remaining'),
+  soldPercent: $('sold-percent'),
+  soldBar: $('sold-bar'),
+  startTime: $('start-time'),
   progress: $('challenge-progress') as HTMLProgressElement,
   progressText: $('challenge-text'),
 };
@@ -47,6 +53,8 @@ const state: {
   busy: boolean;
   paying: boolean;
   wsOpen: boolean;
+  /** A challenge fetched and being solved before the start, so the Buy click does not wait for it. */
+  presolved: Promise<Solved> | undefined;
 } = {
   activity: undefined,
   token: localStorage.getItem('seckill.token') ?? undefined,
@@ -57,7 +65,14 @@ const state: {
   busy: false,
   paying: false,
   wsOpen: false,
+  presolved: undefined,
 };
+
+interface Solved {
+  challengeId: string;
+  nonce: string;
+  expiresAtMs: number;
+}
 
 function say(text: string, kind: 'info' | 'error' | 'ok' = 'info'): void {
   ui.message.textContent = text;
@@ -107,15 +122,25 @@ function render(): void {
   const status = currentStatus() ?? a.status;
   ui.status.textContent = STATUS_TEXT[status] ?? status;
   ui.status.dataset.status = status;
-  ui.remaining.textContent = status === 'UPCOMING' ? String(a.remaining) : String(state.soldOut ? 0 : a.remaining);
+  const remaining = status === 'UPCOMING' ? a.remaining : state.soldOut ? 0 : a.remaining;
+  ui.remaining.textContent = a.stock === undefined ? String(remaining) : `${remaining} of ${a.stock}`;
+  if (a.stock !== undefined && a.stock > 0) {
+    const sold = Math.min(100, Math.max(0, Math.floor((100 * (a.stock - remaining)) / a.stock)));
+    ui.soldPercent.textContent = `${sold}% sold`;
+    ui.soldBar.style.width = `${sold}%`;
+    ui.soldBar.parentElement?.setAttribute('aria-valuenow', String(sold));
+  }
 
   const startIn = Date.parse(a.startAt) - now;
   if (status === 'UPCOMING') {
     ui.countdown.textContent = `Starts in ${formatDuration(startIn)}`;
+    ui.startTime.textContent = `Starts ${formatWhen(a.startAt)}`;
   } else if (status === 'LIVE') {
     ui.countdown.textContent = `Ends in ${formatDuration(Date.parse(a.endAt) - now)}`;
+    ui.startTime.textContent = `Started ${formatWhen(a.startAt)} · ends ${formatWhen(a.endAt)}`;
   } else {
     ui.countdown.textContent = '';
+    ui.startTime.textContent = status === 'ENDED' ? `Ended ${formatWhen(a.endAt)}` : `Started ${formatWhen(a.startAt)}`;
   }
 
   const holding = state.order !== undefined && ACTIVE.includes(state.order.status);
@@ -140,6 +165,19 @@ function render(): void {
   renderOrder();
 }
 
+/** An absolute time in the buyer's own time zone, named, e.g. "Sat, Nov 22, 09:15:00 GMT+8". */
+function formatWhen(iso: string): string {
+  return new Intl.DateTimeFormat(undefined, {
+    weekday: 'short',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short',
+  }).format(new Date(iso));
+}
+
 let startTimer: ReturnType<typeof setTimeout> | undefined;
 /** A timer for the exact start instant, so the button does not wait for the next tick. */
 function scheduleStart(): void {
@@ -149,10 +187,12 @@ function scheduleStart(): void {
   if (wait > 0 && wait < 2 ** 31 - 1) startTimer = setTimeout(render, wait);
 }
 
-async function loadActivity(): Promise<void> {
+/** Fetches the detail; resolves with the error when it could not (after saying why, on first load). */
+async function loadActivity(): Promise<ApiError | undefined> {
   try {
     const { activity } = await api<{ activity: PublicActivity }>('GET', `/api/v1/activities/${activityId}`);
     const first = state.activity === undefined;
+    const previousStart = state.activity?.startAt;
     state.activity = activity;
     // The detail is cached and may lag; a sold-out we saw ourselves wins until units reappear.
     if (activity.remaining > 0 && activity.status !== 'SOLD_OUT') state.soldOut = false;
@@ -162,18 +202,41 @@ async function loadActivity(): Promise<void> {
       $('description').textContent = activity.commodity.description ?? '';
       $('category').textContent = [activity.name, activity.commodity.category].filter(Boolean).join(' · ');
       $('price').textContent = formatPrice(activity.priceCents);
+      const original = activity.commodity.priceCents;
+      if (original > activity.priceCents) {
+        const was = $('original-price');
+        was.textContent = formatPrice(original);
+        was.setAttribute('aria-label', `was ${formatPrice(original)}`);
+        was.hidden = false;
+        $('discount').textContent = `−${Math.round((100 * (original - activity.priceCents)) / original)}%`;
+        $('discount').hidden = false;
+      }
       $('limit').textContent = `${activity.limitPerUser} max`;
       scheduleStart();
+      schedulePresolve();
+    } else if (Date.parse(activity.startAt) !== Date.parse(previousStart ?? activity.startAt)) {
+      // The operator moved the start: re-aim the timers that depend on it.
+      scheduleStart();
+      schedulePresolve();
     }
     render();
+    return undefined;
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'NOT_FOUND') {
-      $('name').textContent = 'No such sale';
-      say(humanMessage('NOT_FOUND'), 'error');
+    if (error instanceof ApiError && (error.code === 'NOT_FOUND' || (error.code === 'INVALID_REQUEST' && state.activity === undefined))) {
+      showNoSuchSale();
     } else if (state.activity === undefined) {
       say(error instanceof ApiError ? error.human : String(error), 'error');
     }
+    return error instanceof ApiError ? error : new ApiError('NETWORK', 0, String(error));
   }
+}
+
+function showNoSuchSale(): void {
+  document.title = 'Sale not found · Flash sale';
+  $('name').textContent = 'We could not find that sale';
+  $('description').textContent = 'The link may be mistyped, or the sale may have been removed. Check the link you were sent.';
+  for (const id of ['facts', 'buy', 'countdown', 'start-time']) $(id).hidden = true;
+  say('');
 }
 
 // ---- sign-in --------------------------------------------------------------------------------------
@@ -195,6 +258,7 @@ function signedIn(token: string, userId: string): void {
   renderIdentity();
   connectSocket();
   void loadMine();
+  schedulePresolve();
 }
 
 function renderIdentity(): void {
@@ -235,6 +299,8 @@ $('signout').addEventListener('click', () => {
   state.userId = undefined;
   state.order = undefined;
   state.waitlist = undefined;
+  state.presolved = undefined;
+  clearTimeout(presolveTimer);
   socket?.close();
   renderIdentity();
 });
@@ -257,14 +323,15 @@ async function userApi<T>(method: string, path: string, body?: unknown): Promise
 
 const requestKey = () => `seckill.request.${activityId}.${state.userId}`;
 
-async function solveChallenge(): Promise<{ challengeId: string; nonce: string }> {
+/** Fetches a challenge and solves it in a worker, showing the progress. */
+async function solveChallenge(): Promise<Solved> {
   const { challenge } = await userApi<{ challenge: Challenge }>('POST', `/api/v1/activities/${activityId}/challenge`);
   const panel = $('challenge');
   panel.hidden = false;
   panel.dataset.state = 'solving';
   ui.progress.value = 0;
   ui.progressText.textContent = `Solving (difficulty ${challenge.difficulty})…`;
-  const worker = new Worker('/assets/challenge-worker.js');
+  const worker = new Worker(__CHALLENGE_WORKER_URL__);
   try {
     return await new Promise((resolve, reject) => {
       worker.onmessage = (event: MessageEvent) => {
@@ -277,7 +344,7 @@ async function solveChallenge(): Promise<{ challengeId: string; nonce: string }>
           ui.progress.value = 100;
           panel.dataset.state = 'done';
           ui.progressText.textContent = `Check passed after ${m.attempts.toLocaleString()} tries in ${(m.ms / 1000).toFixed(1)} s`;
-          resolve({ challengeId: challenge.challengeId, nonce: m.nonce });
+          resolve({ challengeId: challenge.challengeId, nonce: m.nonce, expiresAtMs: Date.parse(challenge.expiresAt) });
         } else {
           reject(new Error(m.message));
         }
@@ -288,6 +355,43 @@ async function solveChallenge(): Promise<{ challengeId: string; nonce: string }>
   } finally {
     worker.terminate();
   }
+}
+
+let presolveTimer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * Challenges are issued from 30 s before the start: fetch and solve one then (at a random moment,
+ * so the crowd's requests spread over ~17 s), and the click at the start sends it at once instead of
+ * solving while everyone else is already buying.
+ */
+function schedulePresolve(): void {
+  clearTimeout(presolveTimer);
+  const a = state.activity;
+  if (!a || a.antiBot !== 'challenge' || !state.token || state.presolved) return;
+  const delay = challengeDelay(clock.now(), Date.parse(a.startAt));
+  if (delay === undefined || delay > 2 ** 31 - 1) return;
+  presolveTimer = setTimeout(() => {
+    if (!state.token || state.presolved) return;
+    const solving = solveChallenge();
+    state.presolved = solving;
+    solving.catch(() => {
+      // The click will fetch and solve one itself.
+      if (state.presolved === solving) state.presolved = undefined;
+      $('challenge').hidden = true;
+    });
+  }, delay);
+}
+
+/** A solved challenge for the purchase: the pre-solved one while it is still valid, else a fresh one. */
+async function takeChallenge(): Promise<{ challengeId: string; nonce: string }> {
+  const ready = state.presolved;
+  state.presolved = undefined; // single use, whatever the purchase answers
+  if (ready) {
+    const solved = await ready.catch(() => undefined);
+    // A margin for the request's own trip: an expired one costs a CHALLENGE_FAILED round trip.
+    if (solved && solved.expiresAtMs - 5_000 > clock.now()) return { challengeId: solved.challengeId, nonce: solved.nonce };
+  }
+  const { challengeId, nonce } = await solveChallenge();
+  return { challengeId, nonce };
 }
 
 /** Waits `seconds`, counting down in the message line. */
@@ -315,7 +419,7 @@ async function buy(): Promise<void> {
   try {
     for (let attempt = 1; attempt <= 12; attempt++) {
       try {
-        const challenge = needsChallenge ? await solveChallenge() : undefined;
+        const challenge = needsChallenge ? await takeChallenge() : undefined;
         say('Sending your order…');
         const accepted = await userApi<{ orderId: string; status: Order['status'] }>('POST', `/api/v1/activities/${activityId}/purchase`, {
           requestId,
@@ -334,6 +438,8 @@ async function buy(): Promise<void> {
           createdAt: new Date().toISOString(),
         });
         void refreshOrder();
+        // Only winners ask (at most one per unit): "units left" then includes their own.
+        void loadActivity();
         return;
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
@@ -389,9 +495,12 @@ function showOrder(order: Order): void {
   const current = state.order;
   if (current && current.orderId === order.orderId && rank[order.status] < rank[current.status]) return;
   if (current && current.orderId !== order.orderId && Date.parse(order.createdAt) < Date.parse(current.createdAt)) return;
+  const changed = current?.orderId !== order.orderId || current.status !== order.status;
   state.order = order;
   if (order.status !== 'PENDING_PAYMENT') state.paying = false;
-  if (order.status === 'CANCELLED' || order.status === 'FAILED') void loadActivity();
+  // "A unit is reserved for you" is stale once the order moved on; the order card says the rest.
+  if (changed && order.status !== 'QUEUED' && order.status !== 'PENDING_PAYMENT' && ui.message.dataset.kind !== 'error') say('');
+  if (changed && (order.status === 'CANCELLED' || order.status === 'FAILED')) void loadActivity();
   render();
 }
 
@@ -406,13 +515,14 @@ function renderOrder(): void {
   badge.dataset.status = order.status;
   $('order-amount').textContent = formatPrice(order.amountCents);
   const deadline = $('order-deadline');
+  $('order-deadline-fact').hidden = order.status !== 'PENDING_PAYMENT';
   const note = $('order-note');
   if (order.status === 'PENDING_PAYMENT' && order.expiresAt) {
     const left = Date.parse(order.expiresAt) - clock.now();
     deadline.textContent = left > 0 ? formatDuration(left) : 'time is up';
     deadline.dataset.urgent = String(left < 60_000);
   } else {
-    deadline.textContent = '–';
+    deadline.textContent = '';
   }
   if (order.status === 'QUEUED') note.textContent = 'Your unit is reserved; we are writing your order…';
   else if (order.status === 'PENDING_PAYMENT') note.textContent = state.paying ? 'Payment processing…' : 'Pay before the deadline to keep your unit.';
@@ -540,15 +650,19 @@ ui.leave.addEventListener('click', async () => {
 
 let socket: WebSocket | undefined;
 let reconnectDelay = 1000;
+/** A socket must stay up this long before a drop counts as fresh (else a server that accepts and
+ * drops at once would be redialled every second by every tab). */
+const STABLE_SOCKET_MS = 30_000;
 
 function connectSocket(): void {
   if (!state.token || socket) return;
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws?token=${encodeURIComponent(state.token)}`);
   socket = ws;
+  let openedAt: number | undefined;
   ws.onopen = () => {
     state.wsOpen = true;
-    reconnectDelay = 1000;
+    openedAt = Date.now();
     // Anything that changed while we were not listening.
     void refreshOrder();
     render();
@@ -574,9 +688,11 @@ function connectSocket(): void {
     state.wsOpen = false;
     socket = undefined;
     render();
+    if (openedAt !== undefined && Date.now() - openedAt > STABLE_SOCKET_MS) reconnectDelay = 1000;
     if (state.token) {
-      setTimeout(connectSocket, reconnectDelay);
-      reconnectDelay = Math.min(15_000, reconnectDelay * 2);
+      // Jittered, so a restarted server is not redialled by every tab in the same second.
+      setTimeout(connectSocket, jittered(reconnectDelay));
+      reconnectDelay = Math.min(30_000, reconnectDelay * 2);
     }
   };
 }
@@ -592,10 +708,58 @@ setInterval(() => {
 
 // ---- start ----------------------------------------------------------------------------------------
 
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+let livePolls = 0;
+let refreshFailures = 0;
+
+/** Refreshes the detail on the schedule of schedule.ts (rare far from the start, backing off during it). */
+function scheduleRefresh(delayMs: number | undefined): void {
+  clearTimeout(refreshTimer);
+  if (delayMs === undefined || delayMs > 2 ** 31 - 1) return;
+  refreshTimer = setTimeout(() => void refreshActivity(), delayMs);
+}
+
+async function refreshActivity(): Promise<void> {
+  // A hidden tab asks for nothing; it catches up when it is shown again.
+  if (document.hidden) return scheduleRefresh(undefined);
+  const wasLive = state.activity !== undefined && clock.now() >= Date.parse(state.activity.startAt);
+  const problem = await loadActivity();
+  if (problem) {
+    if (problem.code === 'NOT_FOUND') return scheduleRefresh(undefined);
+    refreshFailures++;
+    return scheduleRefresh(retryDelay(refreshFailures, problem.retryAfter));
+  }
+  refreshFailures = 0;
+  if (wasLive) livePolls++;
+  planNextRefresh();
+}
+
+function planNextRefresh(): void {
+  const a = state.activity;
+  if (!a) return;
+  const soldOut = currentStatus() === 'SOLD_OUT';
+  scheduleRefresh(nextActivityRefresh(clock.now(), Date.parse(a.startAt), Date.parse(a.endAt), soldOut, livePolls));
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden || !state.activity) return;
+  // Shown again: one refresh soon (spread, in case many tabs wake together), then the usual plan.
+  scheduleRefresh(jittered(1500));
+});
+
+function scheduleClockResync(): void {
+  setTimeout(() => {
+    if (document.hidden) return scheduleClockResync();
+    void clock.sync(2).then(() => {
+      scheduleStart();
+      scheduleClockResync();
+    });
+  }, jittered(CLOCK_RESYNC_MS));
+}
+
 async function main(): Promise<void> {
   if (!activityId) {
-    $('name').textContent = 'No such sale';
-    say(humanMessage('NOT_FOUND'), 'error');
+    showNoSuchSale();
     return;
   }
   if (state.token && state.userId) {
@@ -605,11 +769,13 @@ async function main(): Promise<void> {
     renderIdentity();
   }
   await clock.sync();
-  await loadActivity();
+  const problem = await loadActivity();
+  if (problem?.code === 'NOT_FOUND' || (problem && state.activity === undefined && problem.code === 'INVALID_REQUEST')) return;
+  if (problem) scheduleRefresh(retryDelay(++refreshFailures, problem.retryAfter));
+  else planNextRefresh();
   void loadMine();
   setInterval(render, 200);
-  setInterval(() => void loadActivity(), 2000);
-  setInterval(() => void clock.sync(2).then(scheduleStart), 60_000);
+  scheduleClockResync();
 }
 
 void main();
