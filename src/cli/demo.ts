@@ -5,10 +5,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { redisClusterNodes, redisClusterSummary } from './services/cluster.ts';
+import { aftermathSentence, fmt, ms, PROMISE_TITLES, seconds, summarySentence, verdict } from '../demo/report-text.ts';
 import { type DemoOptions, runDemo } from '../demo/run.ts';
 
 const USAGE = `usage: npm run demo -- [--size small|default] [--units N] [--buyers N] [--concurrency N]
-  [--segments N] [--limit N] [--payment-timeout SECONDS] [--anti-bot] [--difficulty BITS]
+  [--segments N] [--shards N] [--topology single|cluster] [--limit N] [--payment-timeout SECONDS] [--anti-bot] [--difficulty BITS]
   [--keep-running] [--keep-data] [--reports DIR]`;
 
 function positive(name: string, text: string | undefined, fallback: number, max = 10_000_000): number {
@@ -30,6 +32,8 @@ try {
       buyers: { type: 'string' },
       concurrency: { type: 'string' },
       segments: { type: 'string' },
+      shards: { type: 'string' },
+      topology: { type: 'string' },
       limit: { type: 'string' },
       'payment-timeout': { type: 'string' },
       'anti-bot': { type: 'boolean' },
@@ -54,6 +58,18 @@ if (size !== 'small' && size !== 'default') {
   process.exit(2);
 }
 const small = size === 'small';
+const topology = values['topology'] ?? 'single';
+if (topology !== 'single' && topology !== 'cluster') {
+  process.stderr.write(`--topology must be single or cluster\n${USAGE}\n`);
+  process.exit(2);
+}
+if (topology === 'cluster') {
+  const redis = await redisClusterSummary(redisClusterNodes());
+  if (!redis.ok) {
+    process.stderr.write(`the cluster topology is not up (${redis.line}); start it with: npm run services -- --topology cluster\n`);
+    process.exit(2);
+  }
+}
 const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
 
 const options: DemoOptions = {
@@ -61,6 +77,8 @@ const options: DemoOptions = {
   buyers: positive('buyers', str('buyers'), small ? 2000 : 20_000),
   concurrency: positive('concurrency', str('concurrency'), small ? 64 : 200, 10_000),
   segments: positive('segments', str('segments'), 4, 64),
+  ...(str('shards') === undefined ? {} : { shards: positive('shards', str('shards'), 1, 64) }),
+  topology,
   limit: positive('limit', str('limit'), 1, 100),
   paymentTimeoutSeconds: positive('payment-timeout', str('payment-timeout'), 10, 86_400),
   antiBot: values['anti-bot'] === true,
@@ -75,20 +93,24 @@ try {
   const { report, dir, ok } = await runDemo(options);
   const out = process.stdout;
   out.write('\n');
-  out.write(`outcomes: ${Object.entries(report.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  out.write(`${summarySentence(report)}\n`);
+  const aftermath = aftermathSentence(report);
+  if (aftermath) out.write(`${aftermath}\n\n`);
+  out.write(`answers: ${Object.entries(report.outcomes).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}\n`);
   out.write(
-    `throughput: ${report.throughput.requests} requests in ${report.throughput.buyingPhaseSeconds} s = ${report.throughput.requestsPerSecond} req/s (peak ${report.throughput.peakRequestsPerSecond})\n`,
+    `throughput: ${fmt(report.throughput.requests)} requests in ${seconds(report.throughput.buyingPhaseSeconds)} = ${fmt(report.throughput.requestsPerSecond)} req/s (peak ${fmt(report.throughput.peakRequestsPerSecond)})\n`,
   );
   for (const [k, l] of Object.entries(report.latency)) {
-    out.write(`latency ${k.padEnd(16)} n=${String(l.count).padEnd(7)} p50 ${l.p50Ms} ms  p99 ${l.p99Ms} ms  p99.9 ${l.p999Ms} ms  max ${l.maxMs} ms\n`);
+    out.write(`latency ${k.padEnd(16)} n=${fmt(l.count).padEnd(8)} p50 ${ms(l.p50Ms)}  p99 ${ms(l.p99Ms)}  p99.9 ${ms(l.p999Ms)}  max ${ms(l.maxMs)}\n`);
   }
-  out.write(
-    `sold out after ${report.timeToSellOutSeconds ?? '-'} s; queue drained after ${report.timeToDrainSeconds ?? '-'} s; ${report.ordersPersistedPerSecond ?? '-'} orders persisted/s\n`,
-  );
-  out.write(`payment: ${JSON.stringify(report.payment)}\n`);
+  const w = report.payment.waitlist;
+  if (report.payment.ran) {
+    out.write(
+      `waitlist: ${fmt(w.joined)} joined, ${fmt(w.offered)} offered, ${fmt(w.purchasedFromOffer)} bought with their offer, ${fmt(w.expired)} offers expired, ${fmt(w.refusedNotSoldOut)} joins refused NOT_SOLD_OUT\n`,
+    );
+  }
   for (const p of report.promises) {
-    const verdict = !p.checked ? 'not checked' : p.held ? 'held' : 'VIOLATED';
-    out.write(`promise ${p.id} ${p.title}: ${verdict}${p.violations.length ? ` — ${p.violations.join('; ')}` : ''}\n`);
+    out.write(`promise ${p.id} ${PROMISE_TITLES[p.id]}: ${verdict(p).toUpperCase()}${p.violations.length ? ` — ${p.violations.join('; ')}` : ''}\n`);
   }
   for (const n of report.notes) out.write(`note: ${n}\n`);
   out.write(`report: ${dir}/report.html (and report.json)\n`);

@@ -4,8 +4,9 @@
  * service does not leave the others uncleaned.
  */
 import { Admin } from '@platformatic/kafka';
-import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
+import type { RedisClient } from '../redis/client.ts';
+import { closeRedis, connectRedis, scanEach, unlinkEach } from './redis-nodes.ts';
 import type { ServiceEnv } from './service.ts';
 
 const problem = (what: string, error: unknown) => `${what}: ${error instanceof Error ? error.message : String(error)}`;
@@ -25,21 +26,17 @@ export async function dropDatabase(mysqlUrl: string): Promise<string | undefined
   }
 }
 
+/** Deletes every `<prefix>:…` key; `redisUrl` may list a cluster's nodes (each master is scanned). */
 export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<string | undefined> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  let redis: RedisClient | undefined;
   try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    redis = await connectRedis(redisUrl);
+    await scanEach(redis, `${prefix}:*`, unlinkEach);
     return undefined;
   } catch (error) {
     return problem(`redis ${prefix}`, error);
   } finally {
-    redis.disconnect();
+    if (redis) await closeRedis(redis);
   }
 }
 

@@ -1,6 +1,11 @@
 /**
- * The live display: on a terminal one line redrawn in place with a progress bar (plain ANSI, no
- * dependency); elsewhere (CI logs, pipes) a plain line every few seconds.
+ * The live display. On a terminal: one line redrawn in place, always narrower than the terminal
+ * (a line that wraps can no longer be redrawn with `\r`, so every update would print a new line).
+ * Elsewhere (CI logs, pipes): a plain line every few seconds, no escape codes.
+ *
+ * Width is measured on the text before colour codes are added, and the line holds only ASCII and
+ * the two one-column block characters of the bar, so its length is its visible width: no
+ * string-width library is needed for that.
  */
 export interface ProgressSample {
   tMs: number;
@@ -17,39 +22,92 @@ export interface ProgressSample {
   queued: number;
 }
 
-const BAR_WIDTH = 28;
+const MAX_BAR = 28;
+const MIN_BAR = 8;
+const GREEN = '\x1b[32m';
+const GREY = '\x1b[90m';
+const BOLD = '\x1b[1m';
+const RESET = '\x1b[0m';
 
-export function createProgress(stream: NodeJS.WriteStream = process.stdout) {
-  const tty = stream.isTTY === true;
-  let lastPlain = 0;
-  let drawn = false;
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
 
-  function line(s: ProgressSample): string {
-    const sold = s.stock - s.remaining;
-    return (
-      `${s.phase.padEnd(9)} ${(s.tMs / 1000).toFixed(1).padStart(6)}s  ${Math.round(s.requestsPerSec).toString().padStart(6)} req/s  ` +
-      `remaining ${s.remaining}/${s.stock}  taken ${sold}  persisted ${s.persisted}  queue lag ${s.queued}  ` +
-      `locked ${s.locked} sold ${s.sold}`
-    );
+/** The facts of a sample, most important first: narrow terminals drop them from the end. */
+function fields(s: ProgressSample): string[] {
+  return [
+    `left ${count(s.remaining)}/${count(s.stock)}`,
+    `${count(s.requestsPerSec)} req/s`,
+    `${(s.tMs / 1000).toFixed(1)}s`,
+    `persisted ${count(s.persisted)}`,
+    `queue ${count(s.queued)}`,
+    `locked ${count(s.locked)}`,
+    `sold ${count(s.sold)}`,
+  ];
+}
+
+function soldRatio(s: ProgressSample): number {
+  return s.stock > 0 ? Math.min(1, Math.max(0, (s.stock - s.remaining) / s.stock)) : 0;
+}
+
+/** The plain line for logs: every field, no bar, no escapes. */
+export function plainLine(s: ProgressSample): string {
+  return `${s.phase.padEnd(9)} ${(soldRatio(s) * 100).toFixed(0).padStart(3)}% taken  ${fields(s).join('  ')}`;
+}
+
+/**
+ * The terminal line: a bar, the share taken, the phase and as many fields as fit in `columns - 1`
+ * visible characters (the last column is left free: writing into it makes some terminals wrap).
+ */
+export function terminalLine(s: ProgressSample, columns: number, colour: boolean): string {
+  const budget = Math.max(1, columns - 1);
+  const ratio = soldRatio(s);
+  const head = `${(ratio * 100).toFixed(0).padStart(3)}% ${s.phase}`;
+  const rest = fields(s);
+  const text = () => [head, ...rest].join('  ');
+  // Keep the bar at full size while the fields fit; then shrink it; then drop fields from the end.
+  let bar = Math.min(MAX_BAR, budget - text().length - 1);
+  while (bar < MIN_BAR && rest.length > 0) {
+    rest.pop();
+    bar = Math.min(MAX_BAR, budget - text().length - 1);
   }
+  let line = text();
+  if (bar < MIN_BAR) {
+    bar = 0;
+    line = line.slice(0, budget);
+  }
+  const full = Math.round(ratio * bar);
+  if (!colour) return bar > 0 ? `${'█'.repeat(full)}${'░'.repeat(bar - full)} ${line}` : line;
+  const phaseAt = line.indexOf(s.phase);
+  const styled = phaseAt < 0 ? line : `${line.slice(0, phaseAt)}${BOLD}${s.phase}${RESET}${line.slice(phaseAt + s.phase.length)}`;
+  return bar > 0 ? `${GREEN}${'█'.repeat(full)}${GREY}${'░'.repeat(bar - full)}${RESET} ${styled}` : styled;
+}
+
+export interface ProgressOptions {
+  /** How often the plain (non-terminal) display prints a line. */
+  plainEveryMs?: number;
+}
+
+export function createProgress(stream: NodeJS.WriteStream = process.stdout, options: ProgressOptions = {}) {
+  const tty = stream.isTTY === true;
+  // hasColors() honours NO_COLOR, FORCE_COLOR and TERM=dumb.
+  const colour = tty && typeof stream.hasColors === 'function' && stream.hasColors();
+  const plainEveryMs = options.plainEveryMs ?? 2000;
+  let lastPlain = Number.NEGATIVE_INFINITY;
+  let drawn = false;
 
   return {
     update(s: ProgressSample): void {
       if (tty) {
-        const ratio = s.stock > 0 ? Math.min(1, Math.max(0, (s.stock - s.remaining) / s.stock)) : 0;
-        const full = Math.round(ratio * BAR_WIDTH);
-        const bar = `\x1b[32m${'█'.repeat(full)}\x1b[90m${'░'.repeat(BAR_WIDTH - full)}\x1b[0m`;
-        const text = `${bar} ${(ratio * 100).toFixed(0).padStart(3)}% ${line(s)}`;
-        stream.write(`\r\x1b[2K${text.slice(0, (stream.columns ?? 200) + 20)}`);
+        // Columns are read on every update, so a resized terminal is followed at once.
+        stream.write(`\r${terminalLine(s, stream.columns || 80, colour)}\x1b[K`);
         drawn = true;
-      } else if (s.tMs - lastPlain >= 2000) {
+      } else if (s.tMs - lastPlain >= plainEveryMs) {
         lastPlain = s.tMs;
-        stream.write(`${line(s)}\n`);
+        stream.write(`${plainLine(s)}\n`);
       }
     },
     /** Prints a message on its own line without breaking the bar. */
     log(message: string): void {
-      if (tty && drawn) stream.write('\r\x1b[2K');
+      if (tty && drawn) stream.write('\r\x1b[K');
       stream.write(`${message}\n`);
       drawn = false;
     },

@@ -4,8 +4,10 @@
  * itself behind its own stats. The demo calls this at the end of a run; test/demo calls it on a
  * database seeded with an oversell to prove a violation is caught.
  */
-import { Redis } from 'ioredis';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
+import type { RedisClient } from '../redis/client.ts';
+import { createKeys } from '../redis/keys.ts';
+import { closeRedis, connectRedis, getEach, scanEach } from './redis-nodes.ts';
 
 export interface AcceptedOrder {
   userId: string;
@@ -15,6 +17,7 @@ export interface AcceptedOrder {
 export interface PromiseInput {
   /** `mysql://…/<database>` of the service under check. */
   mysqlUrl: string;
+  /** One `redis://` node, or a comma-separated list of a cluster's nodes. */
   redisUrl: string;
   redisPrefix: string;
   activityId: string;
@@ -69,36 +72,29 @@ function result(id: PromiseResult['id'], violations: string[], numbers: PromiseR
   return { id, title: TITLES[id], checked, held: violations.length === 0, violations, numbers };
 }
 
-async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
-}
-
 export async function checkPromises(input: PromiseInput): Promise<PromiseResult[]> {
   const conn = await createConnection({ uri: input.mysqlUrl, timezone: 'Z', supportBigNumbers: true, bigNumberStrings: true });
-  const redis = new Redis(input.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  let redis: RedisClient | undefined;
   try {
     await conn.query("SET time_zone = '+00:00'");
-    await redis.connect();
+    redis = await connectRedis(input.redisUrl);
     return await checkWith(conn, redis, input);
   } finally {
     await conn.end().catch(() => {});
-    redis.disconnect();
+    if (redis) await closeRedis(redis);
   }
 }
 
-async function checkWith(conn: Connection, redis: Redis, input: PromiseInput): Promise<PromiseResult[]> {
+async function checkWith(conn: Connection, redis: RedisClient, input: PromiseInput): Promise<PromiseResult[]> {
   const activityId = input.activityId;
-  const base = `${input.redisPrefix}:{a${activityId}}`;
-  const [activity] = await rows(conn, 'SELECT limit_per_user FROM activities WHERE id = ?', [activityId]);
+  const [activity] = await rows(conn, 'SELECT * FROM activities WHERE id = ?', [activityId]);
   if (!activity) throw new Error(`activity ${activityId} is not in MySQL`);
   const limitPerUser = num(activity['limit_per_user']);
+  // Key names from the service's own module, so the checker reads what the service writes; the
+  // stock may be split over several shards (issue 11), each with its own hash tag.
+  const shardCount = Math.max(1, num(activity['shards'] ?? 1));
+  const names = createKeys(input.redisPrefix);
+  const shards = Array.from({ length: shardCount }, (_, i) => names.shard(activityId, shardCount, i));
   const [stockRow] = await rows(conn, 'SELECT stock, available, locked, sold FROM activity_stock WHERE activity_id = ?', [activityId]);
   const stock = { stock: num(stockRow?.['stock']), available: num(stockRow?.['available']), locked: num(stockRow?.['locked']), sold: num(stockRow?.['sold']) };
   const byStatus = new Map<string, number>();
@@ -108,9 +104,9 @@ async function checkWith(conn: Connection, redis: Redis, input: PromiseInput): P
   }
   const units = (status: string) => byStatus.get(status) ?? 0;
   const count = (status: string) => byStatus.get(`#${status}`) ?? 0;
-  const redisRemainingText = await redis.get(`${base}:remaining`);
-  const redisRemaining = redisRemainingText === null ? null : Number(redisRemainingText);
-  const inFlight = await redis.hlen(`${base}:resv`);
+  const remainingTexts = await Promise.all(shards.map((k) => redis.get(k.remaining)));
+  const redisRemaining = remainingTexts.every((t) => t === null) ? null : remainingTexts.reduce((sum, t) => sum + Number(t ?? 0), 0);
+  const inFlight = (await Promise.all(shards.map((k) => redis.hlen(k.reservations)))).reduce((a, b) => a + b, 0);
   const results: PromiseResult[] = [];
 
   // 1. Never oversell.
@@ -187,16 +183,24 @@ async function checkWith(conn: Connection, redis: Redis, input: PromiseInput): P
     for (const r of over) v.push(`user ${String(r['user_id'])} holds ${num(r['units'])} units in orders > limit ${limitPerUser}`);
     const quota = await rows(conn, 'SELECT user_id, quantity FROM user_quota WHERE activity_id = ? AND quantity > ? LIMIT 20', [activityId, limitPerUser]);
     for (const r of quota) v.push(`user_quota of ${String(r['user_id'])} is ${num(r['quantity'])} > limit ${limitPerUser}`);
-    const userKeys = await scanKeys(redis, `${base}:u:*`);
-    let maxRedis = 0;
-    for (let i = 0; i < userKeys.length; i += 500) {
-      const chunk = userKeys.slice(i, i + 500);
-      const values = await redis.mget(...chunk);
-      values.forEach((value, j) => {
-        const held = Number(value ?? 0);
-        maxRedis = Math.max(maxRedis, held);
-        if (held > limitPerUser && v.length < 40) v.push(`Redis counts ${held} units for ${chunk[j]} > limit ${limitPerUser}`);
+    // A buyer's count lives on their home shard; summed over shards anyway, so a count left on
+    // another shard (a bug) still adds up against the limit.
+    const perUser = new Map<string, number>();
+    let usersCheckedInRedis = 0;
+    for (const keys of shards) {
+      await scanEach(redis, keys.user('*'), async (node, chunk) => {
+        usersCheckedInRedis += chunk.length;
+        (await getEach(node, chunk)).forEach((value, j) => {
+          const key = chunk[j]!;
+          const userId = key.slice(key.lastIndexOf('}:u:') + 4);
+          perUser.set(userId, (perUser.get(userId) ?? 0) + Number(value ?? 0));
+        });
       });
+    }
+    let maxRedis = 0;
+    for (const [userId, held] of perUser) {
+      maxRedis = Math.max(maxRedis, held);
+      if (held > limitPerUser && v.length < 40) v.push(`Redis counts ${held} units for user ${userId} > limit ${limitPerUser}`);
     }
     const [maxRow] = await rows(
       conn,
@@ -204,7 +208,7 @@ async function checkWith(conn: Connection, redis: Redis, input: PromiseInput): P
         WHERE activity_id = ? AND status NOT IN ('CANCELLED', 'FAILED') GROUP BY user_id) t`,
       [activityId],
     );
-    results.push(result(3, v, { limitPerUser, maxUnitsPerUserMysql: num(maxRow?.['m']), maxUnitsPerUserRedis: maxRedis, usersCheckedInRedis: userKeys.length }));
+    results.push(result(3, v, { limitPerUser, redisShards: shardCount, maxUnitsPerUserMysql: num(maxRow?.['m']), maxUnitsPerUserRedis: maxRedis, usersCheckedInRedis }));
   }
 
   // 4. Every 202 reaches MySQL (as an order or FAILED); none created twice.
@@ -229,7 +233,7 @@ async function checkWith(conn: Connection, redis: Redis, input: PromiseInput): P
     if (missing > 10) v.push(`… ${missing} missing in all`);
     const dup = await rows(
       conn,
-      'SELECT user_id, request_id, COUNT(*) AS n FROM orders WHERE activity_id = ? GROUP BY user_id, request_id HAVING COUNT(*) > 1 LIMIT 10',
+      'SELECT user_id, request_id, COUNT(*) AS n FROM orders WHERE activity_id = ? AND duplicate_of = 0 GROUP BY user_id, request_id HAVING COUNT(*) > 1 LIMIT 10',
       [activityId],
     );
     for (const r of dup) v.push(`request ${String(r['user_id'])}/${String(r['request_id'])} became ${num(r['n'])} orders`);

@@ -4,19 +4,26 @@
  * re-buying released units → promise checks against MySQL and Redis → report.
  */
 import { join } from 'node:path';
+import { clusterEnv } from '../cli/services/cluster.ts';
 import { dropServiceData } from './cleanup.ts';
 import { type Buyer, createCrowd, Limiter, makeBuyers, newRequestId, Recorder, solveChallenge } from './crowd.ts';
 import { type Answer, createHttpClient, errorCode, type HttpClient } from './http.ts';
+import { describeMachine } from './machine.ts';
 import { createProgress, type ProgressSample } from './progress.ts';
 import { checkPromises } from './promises.ts';
-import { type DemoReport, summarize, writeReport } from './report.ts';
+import { type DemoReport, type PaymentSummary, type PhaseMarker, summarize, writeReport } from './report.ts';
 import { demoEnv, startService } from './service.ts';
+import { createWaitlistCrowd } from './waitlist-crowd.ts';
 
 export interface DemoOptions {
   units: number;
   buyers: number;
   concurrency: number;
   segments: number;
+  /** Redis shards of the activity's stock; undefined: the service's default for its deployment. */
+  shards?: number;
+  /** Where the service's Redis and Kafka are: the default services, or the cluster topology. */
+  topology: 'single' | 'cluster';
   limit: number;
   paymentTimeoutSeconds: number;
   antiBot: boolean;
@@ -44,10 +51,11 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 
 export async function runDemo(options: DemoOptions): Promise<{ report: DemoReport; dir: string; ok: boolean }> {
   const startedAt = new Date();
+  const machine = describeMachine();
   const dir = join(options.reportsDir, startedAt.toISOString().replace(/[:.]/g, '-'));
   const progress = createProgress();
   const notes: string[] = [];
-  const service = await demoEnv({ paymentTimeoutSeconds: options.paymentTimeoutSeconds });
+  const service = await demoEnv({ paymentTimeoutSeconds: options.paymentTimeoutSeconds, ...(options.topology === 'cluster' ? { extra: clusterEnv() } : {}) });
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dir, { recursive: true });
   progress.log(`starting the service on ${service.url} (database ${service.mysqlUrl.replace(/^.*\//, '')}, log ${join(dir, 'service.log')})`);
@@ -71,6 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
       limitPerUser: options.limit,
       paymentTimeoutSeconds: options.paymentTimeoutSeconds,
       segments: options.segments,
+      ...(options.shards === undefined ? {} : { shards: options.shards }),
     };
     if (options.antiBot) {
       activityBody['antiBot'] = 'challenge';
@@ -94,6 +103,11 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
         }
       : undefined;
     const crowd = createCrowd({ http, limiter, recorder, activityId, ...(challenge ? { challenge } : {}) });
+    // About a tenth of the units come back (timeouts, cancellations, failed payments): as many
+    // waitlisted buyers as that sees both offers taken and units left for the open re-sale.
+    const waitlist = createWaitlistCrowd({ http, limiter, activityId, target: Math.max(5, Math.ceil(options.units * 0.1)) });
+    const markers: PhaseMarker[] = [];
+    const mark = (label: string, tMs = Date.now() - recorder.startedAt) => markers.push({ label, tMs });
 
     // ---- live sampling
     let phase = 'waiting';
@@ -149,8 +163,17 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
     lastT = 0;
     timeline.length = 0;
     phase = 'buying';
-    await Promise.all(buyers.map((b) => crowd.buy(b)));
+    mark('sale starts', 0);
+    await Promise.all(
+      buyers.map(async (b) => {
+        await crowd.buy(b);
+        // Told SOLD_OUT, some join the waitlist at once: the only moment joining is allowed.
+        if (b.kind === 'normal' && b.orders.size === 0 && b.lastRefusal === 'SOLD_OUT') await waitlist.join(b);
+      }),
+    );
     const buyingMs = Date.now() - recorder.startedAt;
+    if (recorder.firstSoldOutMs !== undefined) mark('sold out', recorder.firstSoldOutMs);
+    mark('buying ends', buyingMs);
     progress.log(`buying phase over in ${(buyingMs / 1000).toFixed(1)} s: ${recorder.requests} requests, ${recorder.accepted.size} orders accepted`);
 
     // ---- draining
@@ -171,13 +194,14 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
     const drainMs = drainedAtMs ?? Date.now() - recorder.startedAt;
     if (!drainedOk) notes.push('the order queue did not drain within 120 s');
     const afterBuying = lastStats;
+    if (drainedOk) mark('all orders in MySQL', drainMs);
     progress.log(
       `queue drained at ${(drainMs / 1000).toFixed(1)} s: locked ${afterBuying?.db.locked} sold ${afterBuying?.db.sold} available ${afterBuying?.db.available} of ${options.units}`,
     );
 
     // ---- paying and re-buying
     phase = 'paying';
-    const payment = await paymentPhase({ http, limiter, crowd, buyers, byUser, recorder, activityId, options, notes, sample, stats: () => lastStats });
+    const payment = await paymentPhase({ http, limiter, crowd, waitlist, buyers, byUser, recorder, activityId, options, notes, sample, stats: () => lastStats, mark });
     phase = 'final';
     await drained(Date.now() + 60_000);
 
@@ -208,6 +232,7 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
     const sellOutMs = recorder.firstSoldOutMs ?? (recorder.accepted.size >= options.units ? recorder.lastAcceptedMs : undefined);
     const report: DemoReport = {
       startedAt: startedAt.toISOString(),
+      machine,
       options: { ...options },
       service: { url: service.url, database: service.mysqlUrl.replace(/^.*\//, ''), redisPrefix: service.redisPrefix, topicPrefix: service.topicPrefix },
       activityId,
@@ -224,6 +249,7 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
       ordersPersistedPerSecond: persistWindowS > 0 ? round(persistedInBuying / persistWindowS) : null,
       peakOrdersPersistedPerSecond: peakPersistRate(timeline),
       payment: { ...payment, unpaid: payment.unpaid.length, paid: payment.paid.length },
+      markers: markers.sort((a, b) => a.tMs - b.tMs),
       promises,
       allPromisesHeld: promises.every((p) => p.held),
       timeline,
@@ -268,6 +294,7 @@ interface PaymentContext {
   http: HttpClient;
   limiter: Limiter;
   crowd: ReturnType<typeof createCrowd>;
+  waitlist: ReturnType<typeof createWaitlistCrowd>;
   buyers: Buyer[];
   byUser: Map<string, Buyer>;
   recorder: Recorder;
@@ -276,20 +303,12 @@ interface PaymentContext {
   notes: string[];
   sample: () => Promise<void>;
   stats: () => Stats | undefined;
+  mark: (label: string, tMs?: number) => void;
 }
 
-interface PaymentOutcome {
-  ran: boolean;
-  skippedBecause?: string;
+interface PaymentOutcome extends Omit<PaymentSummary, 'paid' | 'unpaid'> {
   paid: string[];
   unpaid: string[];
-  cancelledByUser: number;
-  paymentFailed: number;
-  timedOut: number;
-  rebought: number;
-  waitlistJoined: number;
-  waitlistAvailable: boolean;
-  secondsUntilStable: number | null;
 }
 
 /**
@@ -297,7 +316,7 @@ interface PaymentOutcome {
  * must time out; meanwhile losers wait (some on the waitlist) and buy the units that come back.
  */
 async function paymentPhase(ctx: PaymentContext): Promise<PaymentOutcome> {
-  const { http, limiter, crowd, byUser, recorder, activityId, options, notes } = ctx;
+  const { http, limiter, crowd, waitlist, byUser, recorder, options, notes } = ctx;
   const out: PaymentOutcome = {
     ran: false,
     paid: [],
@@ -306,8 +325,7 @@ async function paymentPhase(ctx: PaymentContext): Promise<PaymentOutcome> {
     paymentFailed: 0,
     timedOut: 0,
     rebought: 0,
-    waitlistJoined: 0,
-    waitlistAvailable: false,
+    waitlist: waitlist.stats,
     secondsUntilStable: null,
   };
   const call = (buyer: Buyer, method: string, path: string) => limiter.run(() => http.call(method, path, { token: buyer.token }));
@@ -347,6 +365,10 @@ async function paymentPhase(ctx: PaymentContext): Promise<PaymentOutcome> {
   }
   out.ran = true;
   const started = Date.now();
+  ctx.mark('payment phase');
+  // Unpaid orders were created during the buying phase: the first expire one timeout after the first 202.
+  const firstAcceptMs = Math.min(...[...recorder.accepted.values()].map((a) => a.atMs));
+  ctx.mark('first payment timeouts due', firstAcceptMs + options.paymentTimeoutSeconds * 1000);
   const finals = new Set(['PAID', 'CANCELLED', 'FAILED']);
 
   /** Pays an order and watches it to PAID or CANCELLED. */
@@ -377,31 +399,13 @@ async function paymentPhase(ctx: PaymentContext): Promise<PaymentOutcome> {
     }
   });
 
-  // Losers: the ones refused SOLD_OUT who hold nothing. Some join the waitlist, the rest watch
-  // `remaining` and try again when units come back.
-  const losers = ctx.buyers.filter((b) => b.orders.size === 0 && b.lastRefusal === 'SOLD_OUT');
-  const waitlisters = losers.slice(0, Math.min(losers.length, Math.max(5, Math.ceil(options.units * 0.05))));
-  const joined: Buyer[] = [];
-  const first = waitlisters[0];
-  if (first) {
-    const a = await call(first, 'POST', `/api/v1/activities/${activityId}/waitlist`);
-    if (a.status === 201) {
-      out.waitlistAvailable = true;
-      joined.push(first);
-      await Promise.all(
-        waitlisters.slice(1).map(async (b) => {
-          const r = await call(b, 'POST', `/api/v1/activities/${activityId}/waitlist`);
-          if (r.status === 201) joined.push(b);
-        }),
-      );
-    } else {
-      notes.push(`waitlist not used: POST waitlist answered ${a.status} ${errorCode(a) ?? ''}`);
-    }
-  }
-  out.waitlistJoined = joined.length;
-  const joinedSet = new Set(joined);
-  const others = losers.filter((b) => !joinedSet.has(b));
+  // Losers: the ones refused SOLD_OUT who hold nothing and are not on the waitlist watch
+  // `remaining` and try again when units come back on open sale.
+  const others = ctx.buyers.filter((b) => b.orders.size === 0 && b.lastRefusal === 'SOLD_OUT' && !waitlist.joined(b));
   let nextOther = 0;
+  if (waitlist.stats.joined === 0) {
+    notes.push(`nobody joined the waitlist (${waitlist.stats.refusedNotSoldOut} joins answered NOT_SOLD_OUT)`);
+  }
 
   const rebuy = async (buyer: Buyer) => {
     const outcome = await crowd.polite(buyer, newRequestId(), 4);
@@ -412,29 +416,23 @@ async function paymentPhase(ctx: PaymentContext): Promise<PaymentOutcome> {
     }
   };
 
+  /** An offered waitlist buyer purchases (the held unit is theirs) and pays like any winner. */
+  const takeOffer = async (buyer: Buyer) => {
+    const outcome = await crowd.polite(buyer, newRequestId(), 4);
+    if (outcome !== 'ACCEPTED') return false;
+    tasks.push(payAndWatch(buyer, [...buyer.orders].at(-1)!));
+    return true;
+  };
+
   const expiryAt = started + options.paymentTimeoutSeconds * 1000 + 5000;
   const deadline = started + options.paymentTimeoutSeconds * 1000 + 90_000;
   let stableTicks = 0;
-  const offered = new Set<Buyer>();
   while (Date.now() < deadline) {
     await ctx.sample();
     const s = ctx.stats();
     if (s) {
       // Waitlisted users buy as soon as they are offered a unit.
-      if (joined.length > 0) {
-        await Promise.all(
-          joined
-            .filter((b) => !offered.has(b))
-            .map(async (b) => {
-              const a = await call(b, 'GET', `/api/v1/activities/${activityId}/waitlist`);
-              const status = (a.body as { waitlist?: { status?: string } } | undefined)?.waitlist?.status;
-              if (status === 'OFFERED') {
-                offered.add(b);
-                tasks.push(rebuy(b));
-              }
-            }),
-        );
-      }
+      await waitlist.poll(takeOffer);
       // Everyone else: a wave of waiting buyers per unit back on sale.
       const back = s.redis.remaining;
       if (back > 0 && nextOther < others.length) {
@@ -443,7 +441,8 @@ async function paymentPhase(ctx: PaymentContext): Promise<PaymentOutcome> {
         tasks.push(...wave.map((b) => rebuy(b)));
       }
       const queued = s.orders['QUEUED'] ?? 0;
-      const settled = s.db.available === 0 && s.redis.remaining === 0 && queued === 0 && (s.orders['PENDING_PAYMENT'] ?? 0) === 0;
+      const settled =
+        s.db.available === 0 && s.redis.remaining === 0 && queued === 0 && (s.orders['PENDING_PAYMENT'] ?? 0) === 0 && !waitlist.active();
       // Stable: every unpaid order has had time to expire and nothing is left to sell or pay.
       stableTicks = Date.now() > expiryAt && settled ? stableTicks + 1 : 0;
       if (stableTicks >= 3) break;
@@ -455,7 +454,11 @@ async function paymentPhase(ctx: PaymentContext): Promise<PaymentOutcome> {
     await sleep(500);
   }
   await Promise.all(tasks);
+  await waitlist.finish();
+  // Purchases from offers may have started more payments after the first wait.
+  await Promise.all(tasks);
   out.secondsUntilStable = stableTicks >= 3 ? round((Date.now() - started) / 1000, 1) : null;
+  if (out.secondsUntilStable !== null) ctx.mark('settled', Date.now() - recorder.startedAt);
   if (out.secondsUntilStable === null) notes.push('payment phase ended on its deadline, not on a settled state');
   const final = await Promise.all(out.unpaid.map((id) => getOrder(byUser.get(recorder.accepted.get(id)!.userId)!, id)));
   out.timedOut = final.filter((o) => o?.status === 'CANCELLED' && o.reason === 'PAYMENT_TIMEOUT').length;

@@ -66,7 +66,8 @@ export async function demoEnv(options: { paymentTimeoutSeconds: number; extra?: 
     url: `http://127.0.0.1:${port}`,
     env,
     mysqlUrl: env['SECKILL_MYSQL_URL']!,
-    redisUrl,
+    // What the service really uses (an `extra` may point it at the cluster topology).
+    redisUrl: env['SECKILL_REDIS_URL']!,
     redisPrefix: env['SECKILL_REDIS_PREFIX']!,
     topicPrefix: env['SECKILL_KAFKA_TOPIC_PREFIX']!,
     jwtSecret,
@@ -87,7 +88,8 @@ export async function startService(service: ServiceEnv, logFile: string, timeout
   // Benchmarks pin the service to one core (taskset) and the load generator to the other.
   const [command, args] = options.cpu === undefined ? [process.execPath, [SERVE]] : ['taskset', ['-c', String(options.cpu), process.execPath, SERVE]];
   const child = spawn(command as string, args as string[], {
-    env: { ...process.env, ...service.env },
+    // Pinned to one core, one API process is what that core can run (a benchmark's baseline).
+    env: { ...process.env, ...service.env, ...(options.cpu === undefined ? {} : { SECKILL_API_PROCESSES: '1' }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log);

@@ -30,13 +30,14 @@ function run(args: string[]): Promise<{ code: number | null; output: string }> {
   });
 }
 
-test('the demo at small size sells out, pays, re-sells and keeps every promise', { timeout: 180_000 }, async () => {
+test('the demo at small size sells out, pays, re-sells (open sale and waitlist) and keeps every promise', { timeout: 180_000 }, async () => {
   const { code, output } = await run(['--size', 'small', '--buyers', '1500', '--payment-timeout', '5', '--reports', reports]);
   assert.equal(code, 0, output);
   const [dir] = readdirSync(reports);
   assert.ok(dir, 'a report folder was written');
   const report = JSON.parse(readFileSync(join(reports, dir, 'report.json'), 'utf8')) as DemoReport;
-  assert.ok(readFileSync(join(reports, dir, 'report.html'), 'utf8').includes('<svg'), 'the HTML report has charts');
+  const html = readFileSync(join(reports, dir, 'report.html'), 'utf8');
+  assert.ok(html.includes('<svg'), 'the HTML report has charts');
   assert.equal(report.allPromisesHeld, true, JSON.stringify(report.promises, null, 2));
   const byId = new Map(report.promises.map((p) => [p.id, p]));
   for (const id of [1, 2, 3, 4] as const) assert.equal(byId.get(id)?.checked, true, `promise ${id} was checked`);
@@ -46,8 +47,15 @@ test('the demo at small size sells out, pays, re-sells and keeps every promise',
   assert.equal(byId.get(1)?.numbers['stock'], 100);
   assert.ok(report.timeline.length > 0);
   assert.ok(report.latency['ALL'] && report.latency['ALL'].count === report.throughput.requests);
-  if (report.payment['ran'] === true) {
-    assert.equal(byId.get(5)?.checked, true);
-    assert.ok(Number(byId.get(5)?.numbers['expiredByTimeout']) > 0, 'some unpaid orders timed out');
-  }
+  assert.equal(report.payment.ran, true, report.payment.skippedBecause);
+  assert.equal(byId.get(5)?.checked, true);
+  assert.ok(Number(byId.get(5)?.numbers['expiredByTimeout']) > 0, 'some unpaid orders timed out');
+  // The waitlist ran: sold-out buyers joined while sold out, returned units were offered to them,
+  // most bought with their offer, and the offers left unused expired and passed on.
+  const w = report.payment.waitlist;
+  assert.ok(w.joined > 0, `nobody joined the waitlist: ${JSON.stringify(w)}`);
+  assert.ok(w.offered > 0 && w.purchasedFromOffer > 0, JSON.stringify(w));
+  assert.ok(w.offersIgnored > 0 && w.expired > 0, JSON.stringify(w));
+  assert.equal(w.offerPurchaseRefused, 0, 'an offer holds its unit for the offered buyer');
+  assert.ok(html.includes('all five promises held'), 'the summary sentence opens the HTML report');
 });
