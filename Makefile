@@ -1,7 +1,7 @@
 # Entry points for people and CI. npm scripts do the work; this file only orders them and makes
 # sure node_modules (which also provides the Node 24 that runs the .ts files) is current.
 
-.PHONY: deps demo test services stop
+.PHONY: deps promtool demo test services stop container-test
 
 # `npm ci` only when node_modules is missing or older than the lock file: it wipes node_modules,
 # so running it every time would cost a full reinstall.
@@ -9,6 +9,11 @@ deps:
 	@if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci; \
 	fi
+
+# promtool (Debian's prometheus package; its server is never started) checks /metrics and the
+# alert and recording rules in test/ops/.
+promtool:
+	@deploy/ensure-promtool.sh
 
 # A complete, verified flash sale: the demo starts its own service instance (payment simulator on),
 # runs the crowd, checks every promise of API.md against MySQL and Redis and writes reports/<time>/.
@@ -18,7 +23,7 @@ demo: deps
 	npm run demo -- $(DEMO_ARGS)
 
 # Typecheck and lint before the tests, which start the services themselves (see `npm test`).
-test: deps
+test: deps promtool
 	npm run check
 	npm test
 
@@ -27,3 +32,10 @@ services: deps
 
 stop: deps
 	npm run services -- stop
+
+# Opt-in, not part of `make test`: builds the Dockerfile with podman (installed from Debian's
+# packages if missing; the base image is made locally with debootstrap, cached in .local/container/),
+# runs it against the local services, makes one purchase and checks SIGTERM stops it with exit 0.
+container-test: deps
+	npm run services
+	node_modules/.bin/node src/cli/container-test.ts $(CONTAINER_TEST_ARGS)

@@ -27,6 +27,8 @@ export interface BackgroundTask {
   start(): Promise<void>;
   /** Finishes the work in hand (no half-written batch) and resolves when stopped. */
   stop(): Promise<void>;
+  /** False while the task cannot do its job (e.g. its Kafka consumer is not joined): /readyz says 503. */
+  ready?(): boolean;
 }
 
 export interface App {
@@ -55,38 +57,39 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     throw error;
   }
 
+  const tasks: BackgroundTask[] = config.roles.includes('worker')
+    ? [createOrderWorker({ ...infra, ...services }), createStockSweeper(services.inventory, log), ...createLifecycleTasks(infra, services)]
+    : [];
+  const started: BackgroundTask[] = [];
+  /** Tasks of this process that are not doing their job yet (or any more): not ready. */
+  const notReady = () => tasks.filter((t) => !started.includes(t) || (t.ready && !t.ready())).map((t) => t.name);
+
   const routes: FastifyPluginAsync[] = [
-    opsRoutes(infra),
+    opsRoutes(infra, notReady),
     publicRoutes(infra, services),
     adminRoutes(services) as FastifyPluginAsync,
-    userRoutes(services, { devTokens: config.devTokens }) as FastifyPluginAsync,
+    userRoutes(services, { devTokens: config.devTokens, metrics: infra.metrics }) as FastifyPluginAsync,
     wsRoutes(services),
     orderLifecycleRoutes(services) as FastifyPluginAsync,
     paymentRoutes(services, config.paymentSecret),
     waitlistRoutes(services) as FastifyPluginAsync,
     webRoutes(infra, services) as FastifyPluginAsync,
   ];
-  const tasks: BackgroundTask[] = [
-    createOrderWorker({ ...infra, ...services }),
-    createStockSweeper(services.inventory, log),
-    ...createLifecycleTasks(infra, services),
-  ];
-
   let server: FastifyInstance | undefined;
   let url: string | undefined;
-  const started: BackgroundTask[] = [];
   try {
-    if (config.roles.includes('worker')) {
-      for (const task of tasks) {
-        await task.start();
-        started.push(task);
-        log.info({ task: task.name }, 'worker started');
-      }
-    }
+    // Listen first (issue #10, fault 7): a restarted process answers at once — purchases go
+    // through Redis and Kafka without waiting for its own consumers to join their groups (which
+    // can take a dead member's session timeout); /readyz says what is not consuming yet.
     if (config.roles.includes('api')) {
       server = buildServer(infra, routes);
       url = await server.listen({ port: options.port ?? config.port, host: config.host });
       log.info({ url }, 'listening');
+    }
+    for (const task of tasks) {
+      await task.start();
+      started.push(task);
+      log.info({ task: task.name }, 'worker started');
     }
   } catch (error) {
     await server?.close();

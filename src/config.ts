@@ -4,6 +4,8 @@
  * line on stderr and exit code 1 — the process never starts half-configured.
  */
 
+import { availableParallelism } from 'node:os';
+
 export class ConfigError extends Error {
   readonly variable: string;
   constructor(variable: string, problem: string) {
@@ -18,9 +20,29 @@ export type Role = 'api' | 'worker';
 export interface Config {
   port: number;
   host: string;
-  redis: { nodes: string[]; cluster: boolean; prefix: string };
+  redis: {
+    nodes: string[];
+    cluster: boolean;
+    prefix: string;
+    /**
+     * Replicas that must have a reservation (Redis WAIT) before it is published; 0: none. Redis
+     * replicates asynchronously, so without it a master failover can lose a reservation that was
+     * already answered 202 (its order is then a duplicate request or LOST, never oversold).
+     */
+    waitReplicas: number;
+    waitTimeoutMs: number;
+  };
   mysql: { url: string; database: string };
-  kafka: { brokers: string[]; topicPrefix: string };
+  kafka: {
+    brokers: string[];
+    topicPrefix: string;
+    /** Partitions of the orders topic; orders are keyed by order id, so one hot activity uses them all. */
+    orderPartitions: number;
+    /** Replicas per partition; undefined: min(3, brokers the cluster reports), decided at ensureTopics. */
+    replicationFactor: number | undefined;
+    /** Topic min.insync.replicas (with acks=all); undefined: min(2, replication factor). */
+    minInsyncReplicas: number | undefined;
+  };
   jwtSecret: string;
   adminToken: string;
   paymentSecret: string;
@@ -35,6 +57,8 @@ export interface Config {
   degradeAdmitRatio: number;
   waitlistOfferSeconds: number;
   roles: Role[];
+  /** API processes `npm start` runs on this machine (node:cluster); 1: the process itself serves. */
+  apiProcesses: number;
   logLevel: string;
   /** Variables left at an insecure development default; the logger warns loudly about each. */
   devDefaults: string[];
@@ -133,12 +157,27 @@ export function loadConfig(env: Env = process.env): Config {
   const brokersText = raw(env, 'SECKILL_KAFKA_BROKERS') ?? '127.0.0.1:9092';
   const brokers = brokersText.split(',').map((b) => hostPort('SECKILL_KAFKA_BROKERS', b.trim()));
 
+  // Unset means "decide from the cluster" (ensureTopics asks how many brokers there are).
+  const optionalCount = (name: string) => (raw(env, name) === undefined ? undefined : number(env, name, 0, { min: 1, max: 100 }));
+  const replicationFactor = optionalCount('SECKILL_KAFKA_REPLICATION_FACTOR');
+  const minInsyncReplicas = optionalCount('SECKILL_KAFKA_MIN_INSYNC_REPLICAS');
+  if (replicationFactor !== undefined && minInsyncReplicas !== undefined && minInsyncReplicas > replicationFactor) {
+    // No write with acks=all could ever succeed.
+    throw new ConfigError(
+      'SECKILL_KAFKA_MIN_INSYNC_REPLICAS',
+      `must not exceed SECKILL_KAFKA_REPLICATION_FACTOR (${replicationFactor}), got "${minInsyncReplicas}"`,
+    );
+  }
+
   const host = raw(env, 'HOST') ?? '127.0.0.1';
   const rolesText = raw(env, 'SECKILL_ROLES') ?? 'api,worker';
   const roles = rolesText.split(',').map((r) => r.trim());
   for (const role of roles) {
     if (role !== 'api' && role !== 'worker') throw new ConfigError('SECKILL_ROLES', `must list api and/or worker, got "${rolesText}"`);
   }
+
+  // One per core by default: a Node process uses one core, and one hot sale should use them all.
+  const apiProcesses = number(env, 'SECKILL_API_PROCESSES', availableParallelism(), { min: 1, max: 256 });
 
   const logLevel = raw(env, 'SECKILL_LOG_LEVEL') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -151,10 +190,18 @@ export function loadConfig(env: Env = process.env): Config {
     redis: {
       nodes: redisNodes,
       cluster: redisNodes.length > 1,
+      waitReplicas: number(env, 'SECKILL_REDIS_WAIT_REPLICAS', 0, { max: 10 }),
+      waitTimeoutMs: number(env, 'SECKILL_REDIS_WAIT_TIMEOUT_MS', 100, { min: 1, max: 10_000 }),
       prefix: identifier(env, 'SECKILL_REDIS_PREFIX', 'sk'),
     },
     mysql: { url: mysqlUrl.toString(), database },
-    kafka: { brokers, topicPrefix: identifier(env, 'SECKILL_KAFKA_TOPIC_PREFIX', 'seckill') },
+    kafka: {
+      brokers,
+      topicPrefix: identifier(env, 'SECKILL_KAFKA_TOPIC_PREFIX', 'seckill'),
+      orderPartitions: number(env, 'SECKILL_KAFKA_ORDER_PARTITIONS', 12, { min: 1, max: 10_000 }),
+      replicationFactor,
+      minInsyncReplicas,
+    },
     jwtSecret: secret(env, 'SECKILL_JWT_SECRET', devDefaults),
     adminToken: secret(env, 'SECKILL_ADMIN_TOKEN', devDefaults),
     paymentSecret: secret(env, 'SECKILL_PAYMENT_SECRET', devDefaults),
@@ -177,6 +224,7 @@ export function loadConfig(env: Env = process.env): Config {
     degradeAdmitRatio: number(env, 'SECKILL_DEGRADE_ADMIT_RATIO', 0, { max: 1, integer: false }),
     waitlistOfferSeconds: number(env, 'SECKILL_WAITLIST_OFFER_SECONDS', 60, { min: 1, max: 86_400 }),
     roles: [...new Set(roles)] as Role[],
+    apiProcesses,
     logLevel,
     devDefaults,
   };

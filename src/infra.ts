@@ -8,9 +8,10 @@ import { createDb, type Db, pingDb } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import { createKafka, describe, type Kafka } from './kafka/client.ts';
 import type { Logger } from './log.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { createMetrics, type Metrics, scriptObserver } from './metrics.ts';
 import { closeRedis, createRedis, type RedisClient } from './redis/client.ts';
 import { createKeys, type Keys } from './redis/keys.ts';
+import { observeScripts } from './redis/scripts.ts';
 
 export interface Infra {
   config: Config;
@@ -34,9 +35,14 @@ export async function createInfra(config: Config, log: Logger): Promise<Infra> {
   const { db } = createDb(config.mysql.url);
   const redis = createRedis(config.redis);
   const redisSub = createRedis({ ...config.redis, subscriber: true });
+  const metrics = createMetrics();
+  observeScripts(redis, scriptObserver(metrics));
   const kafka = createKafka({
     brokers: config.kafka.brokers,
     topicPrefix: config.kafka.topicPrefix,
+    orderPartitions: config.kafka.orderPartitions,
+    replicationFactor: config.kafka.replicationFactor,
+    minInsyncReplicas: config.kafka.minInsyncReplicas,
     clientId: `seckill-${instanceId.slice(0, 8)}`,
     onError: (error, groupId) => log.warn({ err: describe(error), groupId }, 'kafka consumer error'),
   });
@@ -55,7 +61,7 @@ export async function createInfra(config: Config, log: Logger): Promise<Infra> {
     redisSub,
     keys: createKeys(config.redis.prefix),
     kafka,
-    metrics: createMetrics(),
+    metrics,
     async close() {
       await Promise.allSettled([kafka.close(), closeRedis(redis), closeRedis(redisSub)]);
       await db.destroy();

@@ -7,6 +7,11 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges named like counters fail `promtool check metrics`; each is the sum of the labelled
+  // nodejs_active_{handles,requests,resources} series that stay.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   return {
     registry,
     httpDuration: new Histogram({
@@ -18,14 +23,106 @@ export function createMetrics() {
     }),
     purchases: new Counter({
       name: 'seckill_purchase_total',
-      help: 'Purchase attempts by outcome (RESERVED, SOLD_OUT, LIMIT_EXCEEDED, BUSY, ...)',
+      help: 'Purchase requests by the answer they got, counted once when answered: RESERVED, REPLAY (a repeated requestId), DEGRADED (admitted while Redis was down), or the error code (SOLD_OUT, LIMIT_EXCEEDED, NOT_STARTED, ENDED, NOT_FOUND, RATE_LIMITED, CHALLENGE_REQUIRED, CHALLENGE_FAILED, BUSY, UNAUTHORIZED, INVALID_REQUEST, INTERNAL)',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    purchasesShed: new Counter({
+      name: 'seckill_purchase_shed_total',
+      help: 'Purchases refused by load shedding (in-flight limit or event-loop lag) before any I/O; a subset of outcome BUSY',
+      registers: [registry],
+    }),
+    activityCacheLookups: new Counter({
+      name: 'seckill_activity_cache_lookups_total',
+      help: 'Activity reads by the process-local cache: result=hit (served from memory) or miss (loaded from Redis or MySQL, single-flight)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    activityCacheLoads: new Counter({
+      name: 'seckill_activity_cache_loads_total',
+      help: 'Activity cache misses by where the activity was found: source=redis (the shared copy) or mysql (a rebuild)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    redisBreakerState: new Gauge({
+      name: 'seckill_redis_breaker_state',
+      help: 'The Redis circuit breaker of the purchase path: 0 closed, 1 half-open (probing), 2 open (purchases answer BUSY or degrade)',
+      registers: [registry],
+      // Several API processes: the worst state is the one an operator must see.
+      aggregator: 'max',
+    }),
+    redisScriptDuration: new Histogram({
+      name: 'seckill_redis_script_duration_seconds',
+      help: 'Duration of Lua script calls to Redis as the caller sees them (queueing and auto-pipelining included), by script',
+      labelNames: ['script'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    workerPersistDuration: new Histogram({
+      name: 'seckill_worker_persist_duration_seconds',
+      help: "Duration of the order worker's MySQL transaction persisting one activity's batch (orders, quotas, stock, outbox)",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    kafkaProduceDuration: new Histogram({
+      name: 'seckill_kafka_produce_duration_seconds',
+      help: 'Duration of Kafka produce requests (acks=all) by topic (orders: reservations; events: the outbox relay) and result (ok, error)',
+      labelNames: ['topic', 'result'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    paymentsInitiated: new Counter({
+      name: 'seckill_payments_initiated_total',
+      help: 'Payments started (a new PROCESSING payment; paying an order twice counts once)',
+      registers: [registry],
+    }),
+    paymentCallbacks: new Counter({
+      name: 'seckill_payment_callbacks_total',
+      help: "Verified payment callbacks by the provider's status (SUCCEEDED, FAILED) and what they did (paid, cancelled, refund-required, failed, replay)",
+      labelNames: ['status', 'result'] as const,
+      registers: [registry],
+    }),
+    reaperExpired: new Counter({
+      name: 'seckill_reaper_expired_orders_total',
+      help: 'Unpaid orders cancelled by the payment-timeout reaper (PAYMENT_TIMEOUT)',
+      registers: [registry],
+    }),
+    reconcileDriftUnits: new Counter({
+      name: 'seckill_reconcile_drift_units_total',
+      help: "Units by which Redis's stock counter differed from MySQL's truth when reconciliation reloaded it",
+      registers: [registry],
+    }),
+    reconcileRepairedOrders: new Counter({
+      name: 'seckill_reconcile_repaired_orders_total',
+      help: 'Orders repaired by reconciliation: kind=restocked (a cancellation whose units never got back to Redis), kind=lost (a reservation that never reached Kafka, recorded FAILED LOST)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    waitlistOffers: new Counter({
+      name: 'seckill_waitlist_offers_total',
+      help: 'Waitlist offers made (returned units held for the next user in line)',
       registers: [registry],
     }),
     ordersPersisted: new Counter({
       name: 'seckill_orders_persisted_total',
       help: 'Orders written to MySQL by the order worker, by resulting status',
       labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    workerDbRetries: new Counter({
+      name: 'seckill_worker_db_retries_total',
+      help: 'Order worker retries because MySQL was unreachable (transient errors never dead-letter a message)',
+      registers: [registry],
+    }),
+    redisWaitShort: new Counter({
+      name: 'seckill_redis_wait_short_total',
+      help: 'Reservations fewer Redis replicas acknowledged than SECKILL_REDIS_WAIT_REPLICAS within the timeout (a failover could lose them)',
+      registers: [registry],
+    }),
+    guaranteeBreaches: new Counter({
+      name: 'seckill_guarantee_breaches_total',
+      help: 'Times a promise could only be kept in its weaker form: kind=duplicate_request (Redis forgot an answer and one request got two order ids; the second is FAILED), kind=lost_reservation (a reservation never reached Kafka and was recorded FAILED LOST)',
+      labelNames: ['kind'] as const,
       registers: [registry],
     }),
     ordersDeadLettered: new Counter({
@@ -48,3 +145,90 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Runs one Kafka produce request and records how long it took, and whether it succeeded. */
+export async function timeProduce<T>(
+  metrics: Pick<Metrics, 'kafkaProduceDuration'> | undefined,
+  topic: 'orders' | 'events',
+  send: () => Promise<T>,
+): Promise<T> {
+  const startedAt = performance.now();
+  let result = 'error';
+  try {
+    const value = await send();
+    result = 'ok';
+    return value;
+  } finally {
+    metrics?.kafkaProduceDuration.observe({ topic, result }, (performance.now() - startedAt) / 1000);
+  }
+}
+
+/** Records script durations by name; one histogram child per script, made once (no per-call labels object). */
+export function scriptObserver(metrics: Pick<Metrics, 'redisScriptDuration'>): (name: string, seconds: number) => void {
+  const children = new Map<string, { observe(seconds: number): void }>();
+  return (name, seconds) => {
+    let child = children.get(name);
+    if (!child) {
+      child = metrics.redisScriptDuration.labels(name);
+      children.set(name, child);
+    }
+    child.observe(seconds);
+  };
+}
+
+// ---- Refunds owed (issue 12): money an operator must give back, read from MySQL at scrape time ----
+
+/** One reading serves the scrapes of this many ms, so a busy Prometheus does not hammer MySQL. */
+const REFUNDS_OWED_MAX_AGE_MS = 5000;
+/** A scrape waits this long for MySQL, then reports the last reading (NaN before the first). */
+const REFUNDS_OWED_WAIT_MS = 1000;
+
+/**
+ * `seckill_refunds_owed` and `seckill_refunds_owed_cents`: payments that succeeded after their order
+ * was cancelled and are not refunded yet. A database fact, not a process count, so it is read
+ * (single-flight) when scraped; every instance reports the same value (aggregator: max).
+ */
+export function registerRefundsOwed(registry: Registry, read: () => Promise<{ count: number; cents: number }>): void {
+  let last = { count: Number.NaN, cents: Number.NaN };
+  let readAt = 0;
+  let reading: Promise<void> | undefined;
+  const refresh = (): Promise<void> => {
+    if (reading) return reading;
+    if (Date.now() - readAt < REFUNDS_OWED_MAX_AGE_MS) return Promise.resolve();
+    reading = read()
+      .then((value) => {
+        last = value;
+        readAt = Date.now();
+      })
+      // MySQL away: keep the last reading (/readyz and the error log say why); retry next scrape.
+      .catch(() => undefined)
+      .finally(() => {
+        reading = undefined;
+      });
+    return reading;
+  };
+  const current = async () => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([refresh(), new Promise<void>((resolve) => (timer = setTimeout(resolve, REFUNDS_OWED_WAIT_MS)))]);
+    clearTimeout(timer);
+    return last;
+  };
+  new Gauge({
+    name: 'seckill_refunds_owed',
+    help: 'Payments that succeeded after their order was cancelled and are not refunded yet (GET /api/v1/admin/refunds)',
+    registers: [registry],
+    aggregator: 'max',
+    async collect() {
+      this.set((await current()).count);
+    },
+  });
+  new Gauge({
+    name: 'seckill_refunds_owed_cents',
+    help: 'The sum of the refunds owed, in cents',
+    registers: [registry],
+    aggregator: 'max',
+    async collect() {
+      this.set((await current()).cents);
+    },
+  });
+}

@@ -30,6 +30,7 @@ export interface ActivitiesTable {
   anti_bot: string;
   challenge_difficulty: number;
   segments: number;
+  shards: Generated<number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -57,6 +58,8 @@ export interface OrdersTable {
   created_at: ColumnType<Date, Date, never>;
   expires_at: Date | null;
   updated_at: UpdatedAt;
+  /** 0 for a request's one real order; its own id for a second id given to the same request (004). */
+  duplicate_of: ColumnType<string, string | number | bigint | undefined, never>;
 }
 
 export interface UserQuotaTable {
@@ -100,7 +103,8 @@ export type NewOrder = Insertable<OrdersTable>;
 
 // ---- issue #4: payments lifecycle and side-effect consumers (002_lifecycle.sql) ----
 
-export const PAYMENT_STATUSES = ['PROCESSING', 'SUCCEEDED', 'FAILED', 'REFUND_REQUIRED'] as const;
+/** REFUND_REQUIRED: paid after its order was cancelled; REFUNDED: an operator gave the money back (005). */
+export const PAYMENT_STATUSES = ['PROCESSING', 'SUCCEEDED', 'FAILED', 'REFUND_REQUIRED', 'REFUNDED'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 export const OUTBOX_EVENT_TYPES = ['ORDER_CREATED', 'ORDER_PAID', 'ORDER_CANCELLED', 'REFUND_REQUIRED'] as const;

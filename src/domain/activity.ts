@@ -23,6 +23,8 @@ export interface Activity {
   antiBot: AntiBot;
   challengeDifficulty: number;
   segments: number;
+  /** Redis shards of the stock (issue #11); 1 = one hash tag. */
+  shards: number;
   commodity: Commodity;
 }
 
@@ -47,6 +49,19 @@ export function defaultSegments(stock: number): number {
   return Math.max(1, Math.min(DEFAULT_MAX_SEGMENTS, Math.ceil(stock / UNITS_PER_SEGMENT)));
 }
 
+export const MAX_SHARDS = 64;
+/** Below this many units a sale stays on one shard: there is nothing worth spreading. */
+const UNITS_PER_SHARD = 100;
+
+/**
+ * Shards by deployment when the admin does not choose: one on a single Redis (shards would only
+ * add steals), and on a cluster up to `clusterShards` (one per master), never more than the
+ * stock allows at UNITS_PER_SHARD units each.
+ */
+export function defaultShards(stock: number, clusterShards: number): number {
+  return Math.max(1, Math.min(clusterShards, MAX_SHARDS, Math.floor(stock / UNITS_PER_SHARD)));
+}
+
 export function activityJson(activity: Activity) {
   return {
     id: activity.id,
@@ -61,5 +76,6 @@ export function activityJson(activity: Activity) {
     antiBot: activity.antiBot,
     challengeDifficulty: activity.challengeDifficulty,
     segments: activity.segments,
+    shards: activity.shards,
   };
 }

@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   ORDER_NOT_PAYABLE: 409,
   ORDER_NOT_CANCELLABLE: 409,
   NOT_SOLD_OUT: 409,
+  /** Admin: the payment is not owed a refund (only REFUND_REQUIRED payments can be marked REFUNDED). */
+  NOT_REFUNDABLE: 409,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   BUSY: 503,

@@ -3,7 +3,10 @@ import type { OrderStatus } from '../db/schema.ts';
 
 export type { OrderStatus };
 
-export type FailReason = 'OUT_OF_STOCK' | 'LIMIT_EXCEEDED' | 'ACTIVITY_NOT_FOUND' | 'DEAD_LETTERED' | 'LOST';
+export type FailReason = 'OUT_OF_STOCK' | 'LIMIT_EXCEEDED' | 'ACTIVITY_NOT_FOUND' | 'DEAD_LETTERED' | 'LOST' | 'DUPLICATE_REQUEST';
+/** Stored answers and user counts outlive the sale by a day, so late replays still get their answer. */
+export const ANSWER_GRACE_SECONDS = 86_400;
+
 export type CancelReason = 'USER_CANCELLED' | 'PAYMENT_FAILED' | 'PAYMENT_TIMEOUT';
 
 export interface Order {

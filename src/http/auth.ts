@@ -57,11 +57,16 @@ export function createUserAuth(secret: string) {
   return {
     userFromToken,
     /**
-     * Hook that sets `request.userId` from `Authorization: Bearer <jwt>` (or `?token=`, which
-     * browsers need for WebSockets); 401 otherwise. Runs before validation, so an anonymous caller
-     * learns it must authenticate rather than what its body got wrong.
+     * Hook that sets `request.userId` from `Authorization: Bearer <jwt>`; 401 otherwise. Runs
+     * before validation, so an anonymous caller learns it must authenticate rather than what its
+     * body got wrong. A `?token=` is ignored here: tokens in URLs end up in proxies' logs and
+     * browser history, so only the WebSocket (below), which browsers cannot give a header, takes one.
      */
     async authenticate(request: FastifyRequest): Promise<void> {
+      request.userId = userFromToken(bearer(request.headers.authorization));
+    },
+    /** The WebSocket's hook: the header, or else `?token=` (a browser's WebSocket cannot set headers). */
+    async authenticateWebSocket(request: FastifyRequest): Promise<void> {
       const query = request.query as { token?: unknown } | undefined;
       const fromQuery = typeof query?.token === 'string' ? query.token : undefined;
       request.userId = userFromToken(bearer(request.headers.authorization) ?? fromQuery);

@@ -3,6 +3,7 @@
  * parsing errors become 400 INVALID_REQUEST, anything else a 500 that leaks no stack or SQL.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isDependencyOutage } from '../dependency-errors.ts';
 import { AppError, type ErrorCode } from '../domain/errors.ts';
 
 export function errorBody(code: ErrorCode, message: string) {
@@ -21,6 +22,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (error.validation) {
       return reply.status(400).send(errorBody('INVALID_REQUEST', error.message));
+    }
+    if (isDependencyOutage(error)) {
+      // MySQL, Redis or Kafka is away: the client's retry will work once it is back (fault 5).
+      request.log.warn({ err: error }, 'dependency unavailable');
+      reply.header('Retry-After', '1');
+      return reply.status(503).send(errorBody('BUSY', 'a dependency is unavailable, retry shortly'));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

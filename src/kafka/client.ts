@@ -13,7 +13,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTopics, TOPIC_PARTITIONS, type Topics } from './topics.ts';
+import { createTopics, replicationFor, type TopicName, topicPartitions, type Topics } from './topics.ts';
 
 const CLOSE_TIMEOUT_MS = 3000;
 
@@ -27,17 +27,48 @@ export interface KafkaOptions {
   clientId: string;
   /** Background consumer errors (a failed rejoin after a rebalance): reported, never thrown. */
   onError?: (error: unknown, groupId: string) => void;
+  /** Partitions of the orders topic [12]; an existing, smaller orders topic is grown to it. */
+  orderPartitions?: number;
+  /** Replicas of new topics [min(3, brokers)]. */
+  replicationFactor?: number;
+  /** min.insync.replicas of new topics [min(2, replication factor)]. */
+  minInsyncReplicas?: number;
 }
 
 export interface Kafka {
   topics: Topics;
   producer: StringProducer;
-  /** Creates the project's topics if missing (idempotent; safe when instances start together). */
+  /**
+   * Creates the project's topics if missing, with the configured partitions, replication factor and
+   * min.insync.replicas, and grows the orders topic's partitions to the configured count (never
+   * shrinks). Idempotent; safe when instances start together.
+   */
   ensureTopics(): Promise<void>;
   /** Throws unless a broker answers a metadata request within the timeout. */
   ping(timeoutMs?: number): Promise<void>;
+  /**
+   * Messages of `topic` the consumer group has not committed yet (end offset minus committed
+   * offset, over every partition; a partition never committed counts from its start).
+   */
+  groupLag(groupId: string, topic: string): Promise<number>;
+  /**
+   * The same per partition, for several groups at once (one admin connection): the consumer-lag
+   * gauge, computed when /metrics is scraped.
+   */
+  consumerLag(subscriptions: ConsumerSubscription[], timeoutMs?: number): Promise<PartitionLag[]>;
   createConsumer(groupId: string, overrides?: Partial<ConstructorParameters<typeof Consumer>[0]>): StringConsumer;
   close(): Promise<void>;
+}
+
+export interface ConsumerSubscription {
+  groupId: string;
+  topic: string;
+}
+
+export interface PartitionLag extends ConsumerSubscription {
+  partition: number;
+  /** Messages not committed yet (a partition never committed counts from its start). */
+  lag: number;
 }
 
 export function createKafka(options: KafkaOptions): Kafka {
@@ -69,22 +100,77 @@ export function createKafka(options: KafkaOptions): Kafka {
     }
   }
 
+  async function consumerLag(subscriptions: ConsumerSubscription[], timeoutMs = 5000): Promise<PartitionLag[]> {
+    if (subscriptions.length === 0) return [];
+    return withAdmin(timeoutMs, async (admin) => {
+      const topicNames = [...new Set(subscriptions.map((s) => s.topic))];
+      const metadata = await admin.metadata({ topics: topicNames });
+      const partitionsOf = new Map(
+        topicNames.map((name) => [name, Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, i) => i)]),
+      );
+      const offsetsAt = async (timestamp: bigint) => {
+        const listed = await admin.listOffsets({
+          topics: topicNames.map((name) => ({
+            name,
+            partitions: (partitionsOf.get(name) ?? []).map((partitionIndex) => ({ partitionIndex, timestamp })),
+          })),
+        });
+        return new Map(listed.flatMap((t) => t.partitions.map((p) => [`${t.name}/${p.partitionIndex}`, p.offset] as const)));
+      };
+      const groupIds = [...new Set(subscriptions.map((s) => s.groupId))];
+      const [ends, starts, groups] = await Promise.all([
+        offsetsAt(-1n),
+        offsetsAt(-2n),
+        admin.listConsumerGroupOffsets({
+          groups: groupIds.map((groupId) => ({
+            groupId,
+            topics: subscriptions
+              .filter((s) => s.groupId === groupId)
+              .map((s) => ({ name: s.topic, partitionIndexes: partitionsOf.get(s.topic) ?? [] })),
+          })),
+        }),
+      ]);
+      const committed = new Map(
+        groups.flatMap((g) =>
+          g.topics.flatMap((t) => t.partitions.map((p) => [`${g.groupId}/${t.name}/${p.partitionIndex}`, p.committedOffset] as const)),
+        ),
+      );
+      return subscriptions.flatMap(({ groupId, topic }) =>
+        (partitionsOf.get(topic) ?? []).map((partition) => {
+          const end = ends.get(`${topic}/${partition}`) ?? 0n;
+          const from = committed.get(`${groupId}/${topic}/${partition}`) ?? -1n;
+          const base = from >= 0n ? from : (starts.get(`${topic}/${partition}`) ?? 0n);
+          return { groupId, topic, partition, lag: end > base ? Number(end - base) : 0 };
+        }),
+      );
+    });
+  }
+
   return {
     topics,
     producer,
     async ensureTopics() {
       await withAdmin(10_000, async (admin) => {
+        const { brokers } = await admin.metadata({ topics: [] });
+        const { replicationFactor, minInsyncReplicas } = replicationFor(brokers.size, options);
+        const partitionsOf = topicPartitions(options.orderPartitions);
         const existing = new Set(await admin.listTopics());
-        for (const [name, partitions] of Object.entries(TOPIC_PARTITIONS)) {
-          const topic = topics[name as keyof typeof TOPIC_PARTITIONS];
+        for (const [name, partitions] of Object.entries(partitionsOf)) {
+          const topic = topics[name as TopicName];
           if (existing.has(topic)) continue;
           try {
-            await admin.createTopics({ topics: [topic], partitions, replicas: 1 });
+            await admin.createTopics({
+              topics: [topic],
+              partitions,
+              replicas: replicationFactor,
+              configs: [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }],
+            });
           } catch (error) {
             // Another instance created it between our list and create: that is the outcome we wanted.
             if (!/already exists/i.test(describe(error))) throw error;
           }
         }
+        if (existing.has(topics.orders)) await growPartitions(admin, topics.orders, partitionsOf.orders);
       });
     },
     async ping(timeoutMs = 2000) {
@@ -95,6 +181,11 @@ export function createKafka(options: KafkaOptions): Kafka {
         ]),
       );
     },
+    async groupLag(groupId, topic) {
+      const partitions = await consumerLag([{ groupId, topic }]);
+      return partitions.reduce((sum, p) => sum + p.lag, 0);
+    },
+    consumerLag,
     createConsumer(groupId, overrides = {}) {
       const consumer: StringConsumer = new Consumer({
         clientId: `${options.clientId}-consumer`,
@@ -102,9 +193,11 @@ export function createKafka(options: KafkaOptions): Kafka {
         bootstrapBrokers: options.brokers,
         deserializers: stringDeserializers,
         autocommit: false,
-        sessionTimeout: 10_000,
+        // The broker's minimum: a member that died without leaving (SIGKILL) holds its
+        // partitions this long before the group moves them to a live member (issue #10, fault 7).
+        sessionTimeout: 6000,
         heartbeatInterval: 1000,
-        rebalanceTimeout: 15_000,
+        rebalanceTimeout: 10_000,
         maxWaitTime: 200,
         ...overrides,
       } as ConstructorParameters<typeof Consumer>[0]) as StringConsumer;
@@ -123,6 +216,21 @@ export function createKafka(options: KafkaOptions): Kafka {
       await producer.close().catch(() => {});
     },
   };
+}
+
+/**
+ * Raises `topic` to `count` partitions if it has fewer. Safe because orders are keyed by order id:
+ * no ordering spans two messages, so moving future keys to new partitions breaks nothing.
+ * Two instances growing it at once: the loser's request is refused, and the count it wanted is there.
+ */
+async function growPartitions(admin: Admin, topic: string, count: number): Promise<void> {
+  const current = async () => (await admin.metadata({ topics: [topic], forceUpdate: true })).topics.get(topic)?.partitionsCount ?? 0;
+  if ((await current()) >= count) return;
+  try {
+    await admin.createPartitions({ topics: [{ name: topic, count }] });
+  } catch (error) {
+    if ((await current()) < count) throw error;
+  }
 }
 
 /**

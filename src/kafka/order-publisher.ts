@@ -1,6 +1,9 @@
 /**
- * Publishes reservations to `<prefix>.orders`, keyed by activity id so one activity's orders land
- * on one partition and the worker can persist them in one transaction per batch.
+ * Publishes reservations to `<prefix>.orders`, keyed by order id: one hot activity's orders spread
+ * over every partition, so every worker of the group shares the sale instead of one doing all its
+ * writes (issue 11). Nothing needs one activity's orders in order: each carries its own order id
+ * and request id, and the worker still groups whatever batch it gets by activity (one MySQL
+ * transaction per activity per batch).
  *
  * Concurrent purchases are micro-batched: at most MAX_IN_FLIGHT produce requests (acks=all) are
  * outstanding; whatever arrives meanwhile waits and leaves as one request when a slot frees. An
@@ -9,6 +12,7 @@
  * Each caller still learns its own message's fate.
  */
 import type { ReservationMessage } from '../domain/order.ts';
+import { type Metrics, timeProduce } from '../metrics.ts';
 import type { StringProducer } from './client.ts';
 
 export type PublishOutcome = 'published' | 'failed' | 'unknown';
@@ -30,7 +34,14 @@ export interface OrderPublisher {
   publish(message: ReservationMessage): Promise<PublishOutcome>;
 }
 
-export function createOrderPublisher(producer: StringProducer, topic: string, timeoutMs = 3000): OrderPublisher {
+export interface OrderPublisherOptions {
+  /** After this long without an answer a publish is 'unknown' [3000]. */
+  timeoutMs?: number;
+  metrics?: Pick<Metrics, 'kafkaProduceDuration'>;
+}
+
+export function createOrderPublisher(producer: StringProducer, topic: string, options: OrderPublisherOptions = {}): OrderPublisher {
+  const timeoutMs = options.timeoutMs ?? 3000;
   let queue: Pending[] = [];
   let scheduled = false;
   let inFlight = 0;
@@ -64,10 +75,11 @@ export function createOrderPublisher(producer: StringProducer, topic: string, ti
       schedule();
     };
     const timer = setTimeout(() => settle('unknown'), timeoutMs);
-    producer
-      .send({
-        messages: batch.map(({ message }) => ({ topic, key: message.activityId, value: JSON.stringify(message) })),
-      })
+    timeProduce(options.metrics, 'orders', () =>
+      producer.send({
+        messages: batch.map(({ message }) => ({ topic, key: message.orderId, value: JSON.stringify(message) })),
+      }),
+    )
       .then(
         () => 'published' as const,
         () => 'failed' as const,

@@ -1,9 +1,12 @@
 /**
- * Every Redis key name comes from here. All keys of one activity share the hash tag `{a<id>}`, so
- * in Redis Cluster they live on one slot and the reservation stays a single atomic script
- * (idempotency + per-user limit + stock decrement cannot be split across slots without losing the
- * promise). Segments spread the *write contention* of a hot activity inside that slot and keep the
- * code ready to move segments to their own tags; different activities spread over the cluster.
+ * Every Redis key name comes from here. An activity's stock is split over N shards (issue #11);
+ * all keys of one shard share one hash tag, so in Redis Cluster a shard lives on one slot and the
+ * reservation stays a single atomic script on the buyer's *home shard* (idempotency + per-user
+ * limit + stock decrement cannot be split across slots without losing the promise). With N = 1 the
+ * one shard's tag is `{a<id>}`, exactly the keys of before; with N > 1 shard i's tag is
+ * `{a<id>.<k>}`, k searched so that its slot falls in the i-th of N equal slices of 0..16383: on a
+ * cluster whose slots are split evenly over its masters, the shards land on different masters.
+ * Segments spread the write contention inside a shard.
  */
 export interface ActivityKeys {
   /** `<base>:seg:<i>` — one stock counter per segment; the prefix is passed to the scripts. */
@@ -14,6 +17,12 @@ export interface ActivityKeys {
   remaining: string;
   /** Hash orderId → "userId|quantity|reservedAtMs|requestId": reservations not yet settled by the worker. */
   reservations: string;
+  /**
+   * Hash orderId → "reservedAtMs|userId|requestId": reservations whose Kafka publish is not yet
+   * confirmed. Their answer reads "P:<orderId>" meanwhile, and while any exist the activity is
+   * never called SOLD_OUT (a failed publish gives the units back).
+   */
+  pending: string;
   /** Units each user holds in this activity (non-cancelled, including in flight). */
   user(userId: string): string;
   /** The stored answer to one (user, requestId): an order id or an error code. */
@@ -22,6 +31,10 @@ export interface ActivityKeys {
   lastOrder(userId: string): string;
   /** Set once when a cancelled order's units came back: makes the return idempotent. */
   returned(orderId: string): string;
+  /** Hash transferId → "units|takenAtMs|toShard": units taken out of this shard by a steal, not yet given. */
+  transit: string;
+  /** Set once per transfer on the receiving shard: makes the give idempotent, and lets a reconciliation void it. */
+  given(transferId: string): string;
   /** Cached public detail of the activity. */
   detail: string;
   /** An issued anti-bot challenge: "userId|prefix|difficulty|expiresAtMs", single-use. */
@@ -45,7 +58,10 @@ export interface WaitlistKeys {
 
 export interface Keys {
   prefix: string;
+  /** The activity's keys with one shard (N = 1), which are also the keys of shard 0 of N = 1. */
   activity(activityId: string): ActivityKeys;
+  /** The keys of shard `index` of an activity split over `shards` shards (shard(id, 1, 0) = activity(id)). */
+  shard(activityId: string, shards: number, index: number): ActivityKeys;
   /** Where a QUEUED order is found by id alone (which activity, whose, how many). */
   order(orderId: string): string;
   /** GCRA state of one rate-limited key (`kind` = user | ip); its own hash tag spreads them over a cluster. */
@@ -62,20 +78,73 @@ export interface Keys {
   waitlistChannel: string;
 }
 
+/** CRC16/XMODEM, the Redis Cluster key-slot function: slot = crc16(tag) mod 16384. */
+export function keySlot(tag: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(tag, 'utf8')) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
+const SLOTS = 16384;
+const tagCache = new Map<string, string>();
+
+/** The hash tag of shard `index` of `shards` (searched once, then cached; deterministic). */
+export function shardTag(activityId: string, shards: number, index: number): string {
+  if (shards <= 1) return `a${activityId}`;
+  const cacheKey = `${activityId}/${shards}/${index}`;
+  const cached = tagCache.get(cacheKey);
+  if (cached) return cached;
+  const low = Math.floor((index * SLOTS) / shards);
+  const high = Math.floor(((index + 1) * SLOTS) / shards);
+  let tag = `a${activityId}.${index}`;
+  // Each try lands in the slice with probability 1/shards: a few dozen tries at most for N ≤ 64.
+  for (let k = 0; k < 100_000; k++) {
+    const candidate = `a${activityId}.${k}`;
+    const slot = keySlot(candidate);
+    if (slot >= low && slot < high) {
+      tag = candidate;
+      break;
+    }
+  }
+  if (tagCache.size > 100_000) tagCache.clear();
+  tagCache.set(cacheKey, tag);
+  return tag;
+}
+
+/** The buyer's home shard: a stable hash of the user id (FNV-1a), mod N. */
+export function homeShard(userId: string, shards: number): number {
+  if (shards <= 1) return 0;
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(userId, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shards;
+}
+
 export function createKeys(prefix: string): Keys {
-  return {
+  const keys: Keys = {
     prefix,
     activity(activityId) {
-      const base = `${prefix}:{a${activityId}}`;
+      return keys.shard(activityId, 1, 0);
+    },
+    shard(activityId, shards, index) {
+      const base = `${prefix}:{${shardTag(activityId, shards, index)}}`;
       return {
         segmentPrefix: `${base}:seg:`,
         nonEmpty: `${base}:nonempty`,
         remaining: `${base}:remaining`,
         reservations: `${base}:resv`,
+        pending: `${base}:pend`,
         user: (userId) => `${base}:u:${userId}`,
         request: (userId, requestId) => `${base}:r:${userId}:${requestId}`,
         lastOrder: (userId) => `${base}:last:${userId}`,
         returned: (orderId) => `${base}:ret:${orderId}`,
+        transit: `${base}:transit`,
+        given: (transferId) => `${base}:given:${transferId}`,
         detail: `${base}:detail`,
         challenge: (challengeId) => `${base}:chal:${challengeId}`,
         waitlist: {
@@ -95,4 +164,5 @@ export function createKeys(prefix: string): Keys {
     activityInvalidateChannel: `${prefix}:ch:activity-invalidate`,
     waitlistChannel: `${prefix}:ch:waitlist`,
   };
+  return keys;
 }

@@ -3,11 +3,18 @@
  * only module that builds their KEYS and ARGV. The restock itself stays in stock.ts; here it is
  * chained with a waitlist pass in one MULTI, so returned units reach waiting users first.
  */
+import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './client.ts';
-import type { Keys } from './keys.ts';
+import { type ActivityKeys, homeShard, type Keys } from './keys.ts';
 import { runScript, script } from './scripts.ts';
 import type { ReserveInput, ReserveResult, RestockInput } from './stock.ts';
-import { parseStoredAnswer } from './stock.ts';
+import { clearTransit, homeKeys, parseStoredAnswer, restock, shardRemaining, shardSegments, stealTake } from './stock.ts';
+
+/**
+ * The waitlist of a sharded activity (issue #11) lives on shard 0, beside the open-sale units its
+ * pass takes from and gives back to; with one shard these are the activity's keys as before.
+ */
+const waitlistShard = (keys: Keys, activityId: string, shards = 1): ActivityKeys => keys.shard(activityId, shards, 0);
 
 const RETURN_MARKER_TTL_SECONDS = 7 * 24 * 3600;
 const randomSegment = (segments: number) => Math.floor(Math.random() * segments);
@@ -18,8 +25,22 @@ export type JoinResult =
   | { kind: 'not-sold-out' }
   | { kind: 'not-loaded' };
 
-export async function waitlistJoin(redis: RedisClient, keys: Keys, activityId: string, userId: string, nowMs: number): Promise<JoinResult> {
-  const k = keys.activity(activityId);
+export async function waitlistJoin(
+  redis: RedisClient,
+  keys: Keys,
+  activityId: string,
+  userId: string,
+  nowMs: number,
+  shards = 1,
+): Promise<JoinResult> {
+  if (shards > 1) {
+    // Only while the whole activity is sold out: the other shards are asked first (shard 0's own
+    // check stays atomic with the join; a unit reaching another shard just after is sold openly).
+    const others = (await shardRemaining(redis, keys, activityId, shards)).slice(1);
+    if (others.some((left) => left === undefined)) return { kind: 'not-loaded' };
+    if (others.some((left) => (left ?? 0) > 0)) return { kind: 'not-sold-out' };
+  }
+  const k = waitlistShard(keys, activityId, shards);
   const w = k.waitlist;
   const [code, value] = await runScript<[number, number]>(
     redis,
@@ -54,12 +75,12 @@ function parseOffer([returnedToSale, flat, expired]: OfferReply): OfferPass {
   return { returnedToSale: Number(returnedToSale), offered, expired: expired.map(String) };
 }
 
-function offerArgs(keys: Keys, activityId: string, segments: number, nowMs: number, offerMs: number) {
-  const k = keys.activity(activityId);
+function offerArgs(keys: Keys, activityId: string, segments: number, nowMs: number, offerMs: number, shards = 1) {
+  const k = waitlistShard(keys, activityId, shards);
   const w = k.waitlist;
   return {
     keys: [k.nonEmpty, k.remaining, w.queue, w.offers, w.held, w.expired],
-    args: [k.segmentPrefix, randomSegment(segments), nowMs, offerMs],
+    args: [k.segmentPrefix, randomSegment(shardSegments(segments, shards)), nowMs, offerMs],
   };
 }
 
@@ -71,8 +92,9 @@ export async function waitlistOffer(
   segments: number,
   nowMs: number,
   offerMs: number,
+  shards = 1,
 ): Promise<OfferPass> {
-  const { keys: k, args } = offerArgs(keys, activityId, segments, nowMs, offerMs);
+  const { keys: k, args } = offerArgs(keys, activityId, segments, nowMs, offerMs, shards);
   return parseOffer(await runScript<OfferReply>(redis, 'waitlistOffer', k, args));
 }
 
@@ -87,11 +109,13 @@ export async function restockAndOffer(
   nowMs: number,
   offerMs: number,
 ): Promise<{ returned: boolean; pass: OfferPass }> {
-  const k = keys.activity(input.activityId);
+  const shards = input.shards ?? 1;
+  if (shards > 1 && homeShard(input.userId, shards) !== 0) return restockAcrossShards(redis, keys, input, nowMs, offerMs);
+  const k = keys.shard(input.activityId, shards, 0);
   const restock = script('restock');
   const offer = script('waitlistOffer');
-  const segment = randomSegment(input.segments);
-  const o = offerArgs(keys, input.activityId, input.segments, nowMs, offerMs);
+  const segment = randomSegment(shardSegments(input.segments, shards));
+  const o = offerArgs(keys, input.activityId, input.segments, nowMs, offerMs, shards);
   const multi = redis.multi() as unknown as Record<string, (...a: Array<string | number>) => unknown> & {
     exec(): Promise<Array<[Error | null, unknown]> | null>;
   };
@@ -122,24 +146,153 @@ export async function restockAndOffer(
   return { returned: Number(returned) === 1, pass: parseOffer(pass as OfferReply) };
 }
 
-/** Whether a cancelled order's units were already returned to Redis. */
-export async function wasReturned(redis: RedisClient, keys: Keys, activityId: string, orderIds: string[]): Promise<boolean[]> {
-  if (orderIds.length === 0) return [];
-  const k = keys.activity(activityId);
-  const values = await redis.mget(...orderIds.map((id) => k.returned(id)));
+/**
+ * A sharded activity's cancelled order whose buyer's home shard is not the waitlist's (shard 0):
+ * the units go back to the home shard (restock: idempotent, the user's count lives there); if
+ * users are waiting, they are moved on to shard 0 (a steal, which never creates units) and the
+ * waitlist pass runs there in the same MULTI as the give, so they are offered before open sale
+ * on shard 0. (A buyer of the home shard can take them in the instant between restock and steal.)
+ */
+async function restockAcrossShards(
+  redis: RedisClient,
+  keys: Keys,
+  input: RestockInput,
+  nowMs: number,
+  offerMs: number,
+): Promise<{ returned: boolean; pass: OfferPass }> {
+  const shards = input.shards ?? 1;
+  const returned = await restock(redis, keys, input);
+  const zero = waitlistShard(keys, input.activityId, shards);
+  const empty: OfferPass = { returnedToSale: 0, offered: [], expired: [] };
+  if (!returned || (await redis.zcard(zero.waitlist.queue)) === 0) return { returned, pass: empty };
+  const home = homeKeys(keys, input.activityId, input.userId, shards);
+  const transferId = `r${input.orderId}.${randomUUID()}`;
+  const { taken } = await stealTake(redis, home, { transferId, want: input.quantity, nowMs, toShard: 0 });
+  if (taken <= 0) return { returned, pass: empty };
+  // stealTake may take more than was returned (half the shard): the rest is on sale on shard 0.
+  const give = script('stealGive');
+  const offer = script('waitlistOffer');
+  const o = offerArgs(keys, input.activityId, input.segments, nowMs, offerMs, shards);
+  const multi = redis.multi() as unknown as Record<string, (...a: Array<string | number>) => unknown> & {
+    exec(): Promise<Array<[Error | null, unknown]> | null>;
+  };
+  const call = (name: string, ...a: Array<string | number>) => {
+    const command = multi[name];
+    if (!command) throw new Error(`script ${name} is not defined on this connection`);
+    command.call(multi, ...a);
+  };
+  call(give.command, zero.nonEmpty, zero.remaining, zero.given(transferId), zero.segmentPrefix, 0, taken, 7 * 24 * 3600, 0);
+  call(offer.command, ...o.keys, ...o.args);
+  const results = await multi.exec();
+  if (!results) throw new Error('waitlist transfer aborted');
+  const [[giveError] = [null], [offerError, pass] = [null, [0, [], []]]] = results;
+  if (giveError) throw giveError;
+  if (offerError) throw offerError;
+  await clearTransit(redis, home, transferId);
+  return { returned, pass: parseOffer(pass as OfferReply) };
+}
+
+/** Whether a cancelled order's units were already returned to Redis (the marker is on the buyer's home shard). */
+export async function wasReturned(
+  redis: RedisClient,
+  keys: Keys,
+  activityId: string,
+  orders: Array<string | { orderId: string; userId: string }>,
+  shards = 1,
+): Promise<boolean[]> {
+  if (orders.length === 0) return [];
+  const values = await Promise.all(
+    orders.map((o) =>
+      typeof o === 'string'
+        ? redis.get(keys.shard(activityId, shards, 0).returned(o))
+        : redis.get(homeKeys(keys, activityId, o.userId, shards).returned(o.orderId)),
+    ),
+  );
   return values.map((v) => v !== null);
 }
 
 /** The purchase of an offered user from the held unit; undefined when the user holds no live offer. */
 export async function waitlistClaim(redis: RedisClient, keys: Keys, input: ReserveInput): Promise<ReserveResult | undefined> {
-  const k = keys.activity(input.activityId);
+  const shards = input.shards ?? 1;
+  if (shards > 1 && homeShard(input.userId, shards) !== 0) return claimAcrossShards(redis, keys, input);
+  const k = keys.shard(input.activityId, shards, 0);
   const w = k.waitlist;
   const [code, value] = await runScript<[number, string]>(
     redis,
     'waitlistClaim',
-    [w.offers, w.held, k.user(input.userId), k.request(input.userId, input.requestId), k.reservations, k.lastOrder(input.userId), w.expired],
+    [
+      w.offers,
+      w.held,
+      k.user(input.userId),
+      k.request(input.userId, input.requestId),
+      k.reservations,
+      k.lastOrder(input.userId),
+      w.expired,
+      k.pending,
+    ],
     [input.userId, input.quantity, input.limitPerUser, input.orderId, input.requestId, input.nowMs, input.ttlSeconds],
   );
+  switch (code) {
+    case 1:
+      return { kind: 'reserved', orderId: value };
+    case 2:
+      return parseStoredAnswer(value);
+    case -2:
+      return { kind: 'refused', code: 'LIMIT_EXCEEDED' };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * An offered user whose home shard is not the waitlist's: the offer and its held unit move into
+ * shard 0's transit (waitlistTake), then the home shard turns the unit into the reservation
+ * (claimGive, once per transfer), then the transit entry goes. A crash in between strands the
+ * unit in transit, where reconciliation finds it (voids the transfer; the next load recounts it).
+ */
+async function claimAcrossShards(redis: RedisClient, keys: Keys, input: ReserveInput): Promise<ReserveResult | undefined> {
+  const shards = input.shards ?? 1;
+  const home = homeKeys(keys, input.activityId, input.userId, shards);
+  const zero = waitlistShard(keys, input.activityId, shards);
+  if (input.quantity !== 1) return undefined;
+  // A replay or a user at the limit must not consume the offer: looked at first (the give checks again).
+  const [previous, held] = await Promise.all([redis.get(home.request(input.userId, input.requestId)), redis.get(home.user(input.userId))]);
+  if (previous) return parseStoredAnswer(previous);
+  if (Number(held ?? '0') + 1 > input.limitPerUser) return undefined;
+  const transferId = `w${input.orderId}`;
+  const took = await runScript<number>(
+    redis,
+    'waitlistTake',
+    [zero.waitlist.offers, zero.waitlist.held, zero.waitlist.expired, zero.transit],
+    [input.userId, transferId, input.nowMs, homeShard(input.userId, shards)],
+  );
+  if (took !== 1) return undefined;
+  const [code, value] = await runScript<[number, string]>(
+    redis,
+    'claimGive',
+    [
+      home.given(transferId),
+      home.user(input.userId),
+      home.request(input.userId, input.requestId),
+      home.reservations,
+      home.lastOrder(input.userId),
+      home.pending,
+      home.nonEmpty,
+      home.remaining,
+    ],
+    [
+      home.segmentPrefix,
+      0,
+      input.userId,
+      input.limitPerUser,
+      input.orderId,
+      input.requestId,
+      input.nowMs,
+      input.ttlSeconds,
+      7 * 24 * 3600,
+    ],
+  );
+  await clearTransit(redis, zero, transferId);
   switch (code) {
     case 1:
       return { kind: 'reserved', orderId: value };
@@ -158,8 +311,8 @@ export interface WaitlistView {
   expired: boolean;
 }
 
-export async function waitlistView(redis: RedisClient, keys: Keys, activityId: string, userId: string): Promise<WaitlistView> {
-  const w = keys.activity(activityId).waitlist;
+export async function waitlistView(redis: RedisClient, keys: Keys, activityId: string, userId: string, shards = 1): Promise<WaitlistView> {
+  const w = waitlistShard(keys, activityId, shards).waitlist;
   const [rank, offer, expired] = await Promise.all([
     redis.zrank(w.queue, userId),
     redis.hget(w.offers, userId),
@@ -173,7 +326,7 @@ export async function waitlistView(redis: RedisClient, keys: Keys, activityId: s
 }
 
 /** Leaves the waitlist; an offer the user held is dropped (its unit passes on at the next pass). */
-export async function waitlistLeave(redis: RedisClient, keys: Keys, activityId: string, userId: string): Promise<void> {
-  const w = keys.activity(activityId).waitlist;
+export async function waitlistLeave(redis: RedisClient, keys: Keys, activityId: string, userId: string, shards = 1): Promise<void> {
+  const w = waitlistShard(keys, activityId, shards).waitlist;
   await redis.multi().zrem(w.queue, userId).hdel(w.offers, userId).srem(w.expired, userId).exec();
 }

@@ -48,6 +48,16 @@ export function defineScripts(client: Redis | Cluster): void {
 
 type ScriptArg = string | number | Buffer;
 
+export type ScriptObserver = (name: string, seconds: number) => void;
+
+/** Per connection, so each app instance (several in one test process) measures its own calls. */
+const observers = new WeakMap<Redis | Cluster, ScriptObserver>();
+
+/** Reports every script call made on `client` with its duration (seckill_redis_script_duration_seconds). */
+export function observeScripts(client: Redis | Cluster, observe: ScriptObserver): void {
+  observers.set(client, observe);
+}
+
 /** Runs a registered script by name; exactly one typed wrapper module calls this per script. */
 export function runScript<T>(client: Redis | Cluster, name: string, keys: string[], args: ScriptArg[]): Promise<T> {
   const definition = script(name);
@@ -56,5 +66,11 @@ export function runScript<T>(client: Redis | Cluster, name: string, keys: string
   }
   const command = (client as unknown as Record<string, (...a: ScriptArg[]) => Promise<T>>)[definition.command];
   if (!command) throw new Error(`script ${name} is not defined on this connection`);
-  return command.call(client, ...keys, ...args);
+  const observe = observers.get(client);
+  if (!observe) return command.call(client, ...keys, ...args);
+  const startedAt = performance.now();
+  const reply = command.call(client, ...keys, ...args);
+  const done = () => observe(name, (performance.now() - startedAt) / 1000);
+  reply.then(done, done);
+  return reply;
 }

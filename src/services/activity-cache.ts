@@ -15,6 +15,7 @@ import { sql } from 'kysely';
 import { findActivity } from '../db/repositories/catalog.ts';
 import type { Db } from '../db/client.ts';
 import type { Activity } from '../domain/activity.ts';
+import type { Metrics } from '../metrics.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
 import { remaining as redisRemaining } from '../redis/stock.ts';
@@ -55,6 +56,8 @@ export interface ActivityCacheOptions {
   /** The MySQL read (injectable: tests count the queries). */
   loadFromDb?: (id: string) => Promise<Activity | undefined>;
   now?: () => number;
+  /** Hit rate and rebuilds (seckill_activity_cache_*): a falling hit rate means MySQL takes the reads. */
+  metrics?: Pick<Metrics, 'activityCacheLookups' | 'activityCacheLoads'>;
   localTtlMs?: number;
   negativeTtlMs?: number;
 }
@@ -68,7 +71,8 @@ function serialize(activity: Activity | undefined): string {
 function deserialize(text: string): Activity | undefined {
   if (text === MISSING) return undefined;
   const raw = JSON.parse(text) as Activity & { startAt: string; endAt: string };
-  return { ...raw, startAt: new Date(raw.startAt), endAt: new Date(raw.endAt) };
+  // A detail cached by a version without shards (issue #11) means one shard.
+  return { ...raw, shards: raw.shards ?? 1, startAt: new Date(raw.startAt), endAt: new Date(raw.endAt) };
 }
 
 /** One promise per key while it is being loaded: concurrent callers share it. */
@@ -97,6 +101,11 @@ export async function createActivityCache(options: ActivityCacheOptions): Promis
   const activityFlight = singleFlight<Activity | undefined>();
   const remainingFlight = singleFlight<number>();
   const timers = new Set<NodeJS.Timeout>();
+  // Children made once: the hit path stays a counter increment.
+  const hits = options.metrics?.activityCacheLookups.labels('hit');
+  const misses = options.metrics?.activityCacheLookups.labels('miss');
+  const loadsFromRedis = options.metrics?.activityCacheLoads.labels('redis');
+  const loadsFromMysql = options.metrics?.activityCacheLoads.labels('mysql');
 
   const usable = () => redis.status === 'ready';
   const drop = (id: string) => {
@@ -119,8 +128,10 @@ export async function createActivityCache(options: ActivityCacheOptions): Promis
     const cached = await fromRedis(id);
     let value: Activity | undefined;
     if (cached !== null) {
+      loadsFromRedis?.inc();
       value = deserialize(cached);
     } else {
+      loadsFromMysql?.inc();
       try {
         value = await loadFromDb(id);
       } catch (error) {
@@ -144,7 +155,10 @@ export async function createActivityCache(options: ActivityCacheOptions): Promis
   async function loadRemaining(id: string): Promise<number> {
     let left: number | undefined;
     try {
-      if (usable()) left = await withTimeout(redisRemaining(redis, keys, id), REDIS_TIMEOUT_MS);
+      if (usable()) {
+        const shards = (await getActivity(id))?.shards ?? 1;
+        left = await withTimeout(redisRemaining(redis, keys, id, shards), REDIS_TIMEOUT_MS);
+      }
     } catch {
       left = undefined;
     }
@@ -170,12 +184,18 @@ export async function createActivityCache(options: ActivityCacheOptions): Promis
     await pubsub.publish(channel, id);
   }
 
+  function getActivity(id: string): Promise<Activity | undefined> {
+    const entry = entries.get(id);
+    if (entry && entry.expiresAt > now()) {
+      hits?.inc();
+      return Promise.resolve(entry.value);
+    }
+    misses?.inc();
+    return activityFlight(id, () => load(id));
+  }
+
   return {
-    get(id) {
-      const entry = entries.get(id);
-      if (entry && entry.expiresAt > now()) return Promise.resolve(entry.value);
-      return activityFlight(id, () => load(id));
-    },
+    get: getActivity,
     remaining(id) {
       const entry = counts.get(id);
       if (entry && entry.expiresAt > now()) return Promise.resolve(entry.value);

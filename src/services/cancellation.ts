@@ -133,7 +133,14 @@ export function createCancellation(deps: CancellationDeps): Cancellation {
       const { pass } = await restockAndOffer(
         redis,
         keys,
-        { activityId: order.activityId, userId: order.userId, orderId: order.orderId, quantity: order.quantity, segments: activity?.segments ?? 1 },
+        {
+          activityId: order.activityId,
+          userId: order.userId,
+          orderId: order.orderId,
+          quantity: order.quantity,
+          segments: activity?.segments ?? 1,
+          shards: activity?.shards ?? 1,
+        },
         Date.now(),
         waitlist.offerMs,
       );

@@ -11,7 +11,7 @@ import {
   type NewCommodity,
   updateActivity,
 } from '../db/repositories/catalog.ts';
-import { type Activity, type AntiBot, type Commodity, defaultSegments } from '../domain/activity.ts';
+import { type Activity, type AntiBot, type Commodity, defaultSegments, defaultShards } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
 import type { ActivityCache } from './activity-cache.ts';
 import type { Inventory } from './inventory.ts';
@@ -28,6 +28,7 @@ export interface ActivityInput {
   antiBot: AntiBot;
   challengeDifficulty: number;
   segments?: number;
+  shards?: number;
 }
 
 function parseTime(field: string, text: string): Date {
@@ -37,7 +38,8 @@ function parseTime(field: string, text: string): Date {
   return new Date(ms);
 }
 
-export function createCatalog(db: Db, inventory: Inventory, activities: ActivityCache) {
+/** `clusterShards`: the default shard count on a Redis Cluster (1 on a single Redis). */
+export function createCatalog(db: Db, inventory: Inventory, activities: ActivityCache, clusterShards = 1) {
   return {
     createCommodity(input: { name: string; description?: string | null; priceCents: number; category?: string | null }): Promise<Commodity> {
       const commodity: NewCommodity = {
@@ -67,6 +69,7 @@ export function createCatalog(db: Db, inventory: Inventory, activities: Activity
         antiBot: input.antiBot,
         challengeDifficulty: input.challengeDifficulty,
         segments: Math.min(input.segments ?? defaultSegments(input.stock), input.stock),
+        shards: Math.min(input.shards ?? defaultShards(input.stock, clusterShards), input.stock),
       };
       const created = await insertActivity(db, activity);
       // Pre-heat now, not at startAt: the stock is in Redis before the first buyer arrives,

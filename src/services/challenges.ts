@@ -14,7 +14,6 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { leadingZeroBits } from '../client/challenge.ts';
 import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
-import type { Metrics } from '../metrics.ts';
 import { storeChallenge, takeChallenge } from '../redis/challenge.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
@@ -37,7 +36,6 @@ export interface ChallengesDeps {
   redis: RedisClient;
   keys: Keys;
   breaker: RedisBreaker;
-  metrics: Metrics;
   ttlMs?: number;
   now?: () => number;
 }
@@ -46,7 +44,7 @@ const failed = () => new AppError('CHALLENGE_FAILED', 'the challenge is wrong, e
 const unavailable = (cause: unknown) => new AppError('BUSY', 'challenges unavailable, retry shortly', { cause, retryAfter: 1 });
 
 export function createChallenges(deps: ChallengesDeps) {
-  const { redis, keys, breaker, metrics } = deps;
+  const { redis, keys, breaker } = deps;
   const ttlMs = deps.ttlMs ?? CHALLENGE_TTL_MS;
   const now = deps.now ?? Date.now;
 
@@ -100,7 +98,6 @@ export function createChallenges(deps: ChallengesDeps) {
       // Without Redis no proof can be checked (nor its single use enforced): refuse, retry later.
       throw unavailable(cause);
     }
-    metrics.purchases.inc({ outcome: error.code });
     throw error;
   };
 

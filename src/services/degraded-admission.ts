@@ -13,7 +13,6 @@ import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
 import { reservationMessage } from '../domain/order.ts';
 import type { OrderPublisher } from '../kafka/order-publisher.ts';
-import type { Metrics } from '../metrics.ts';
 import type { PurchaseAccepted, PurchaseRequest } from './purchase.ts';
 import type { IdGenerator } from './snowflake.ts';
 
@@ -23,7 +22,6 @@ export interface DegradedDeps {
   ratio: number;
   ids: IdGenerator;
   publisher: OrderPublisher;
-  metrics: Metrics;
   random?: () => number;
   /** Admitted answers remembered for replays (bounded). */
   maxRemembered?: number;
@@ -32,7 +30,7 @@ export interface DegradedDeps {
 const busy = () => new AppError('BUSY', 'reservations unavailable, retry shortly', { retryAfter: 1 });
 
 export function createDegradedAdmission(deps: DegradedDeps): DegradedAdmission & { forget(): void } {
-  const { ratio, ids, publisher, metrics } = deps;
+  const { ratio, ids, publisher } = deps;
   const random = deps.random ?? Math.random;
   const maxRemembered = deps.maxRemembered ?? 100_000;
   const admitted = new Map<string, string>();
@@ -40,21 +38,18 @@ export function createDegradedAdmission(deps: DegradedDeps): DegradedAdmission &
   const admit = async (request: PurchaseRequest, activity: Activity, nowMs: number): Promise<PurchaseAccepted> => {
     const key = `${activity.id}\u0000${request.userId}\u0000${request.requestId}`;
     const known = admitted.get(key);
-    if (known) return { orderId: known, status: 'QUEUED' };
+    if (known) return { orderId: known, status: 'QUEUED', outcome: 'REPLAY' };
     if (ratio <= 0 || random() >= ratio) {
-      metrics.purchases.inc({ outcome: 'BUSY' });
       throw busy();
     }
     const message = reservationMessage(request, activity, ids.next(), nowMs, true);
     const outcome = await publisher.publish(message);
     if (outcome === 'failed') {
-      metrics.purchases.inc({ outcome: 'BUSY' });
       throw busy();
     }
     if (admitted.size >= maxRemembered) admitted.clear();
     admitted.set(key, message.orderId);
-    metrics.purchases.inc({ outcome: 'DEGRADED' });
-    return { orderId: message.orderId, status: 'QUEUED' };
+    return { orderId: message.orderId, status: 'QUEUED', outcome: 'DEGRADED' };
   };
   return Object.assign(admit, { forget: () => admitted.clear() });
 }

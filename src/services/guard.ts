@@ -11,7 +11,7 @@ import type { Inventory } from './inventory.ts';
 import { createLoadShedder } from './load-shedder.ts';
 import type { AdmissionCheck } from './purchase.ts';
 import { createRateLimiter } from './rate-limiter.ts';
-import { createRedisBreaker } from './redis-breaker.ts';
+import { breakerStateValue, createRedisBreaker } from './redis-breaker.ts';
 import type { IdGenerator } from './snowflake.ts';
 
 export interface GuardDeps {
@@ -24,7 +24,7 @@ export interface GuardDeps {
 export function createGuard({ infra, inventory, ids, publisher }: GuardDeps) {
   const { config, redis, keys, metrics, log } = infra;
   const guardLog = log.child({ component: 'guard' });
-  const degrade = createDegradedAdmission({ ratio: config.degradeAdmitRatio, ids, publisher, metrics });
+  const degrade = createDegradedAdmission({ ratio: config.degradeAdmitRatio, ids, publisher });
   const breaker = createRedisBreaker({
     redis,
     log: guardLog,
@@ -32,16 +32,17 @@ export function createGuard({ infra, inventory, ids, publisher }: GuardDeps) {
       for (const reloaded of await inventory.reloadMissing()) guardLog.warn(reloaded, 'Redis came back without stock; re-loaded from MySQL');
     },
     onStateChange: (state) => {
+      metrics.redisBreakerState.set(breakerStateValue[state]);
       if (state === 'closed') degrade.forget();
     },
   });
-  const rateLimit = createRateLimiter({ redis, keys, breaker, metrics, rate: config.rate });
-  const challenges = createChallenges({ redis, keys, breaker, metrics });
+  const rateLimit = createRateLimiter({ redis, keys, breaker, rate: config.rate });
+  const challenges = createChallenges({ redis, keys, breaker });
   const shedder = createLoadShedder({
     maxInflight: config.maxInflight,
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
     gauge: metrics.inflight,
-    onShed: () => metrics.purchases.inc({ outcome: 'SHED' }),
+    onShed: () => metrics.purchasesShed.inc(),
   });
   // Rate limit first: it is the cheaper refusal, and a bot flooding bad proofs is throttled too.
   const admissionChecks: AdmissionCheck[] = [rateLimit, challenges.check];

@@ -7,9 +7,10 @@ import type { Db } from '../db/client.ts';
 import { listOpenActivities } from '../db/repositories/catalog.ts';
 import { ORDER_STATUSES, type OrderStatus } from '../db/schema.ts';
 import type { Activity } from '../domain/activity.ts';
+import { ANSWER_GRACE_SECONDS } from '../domain/order.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
-import { type LoadResult, load, remaining } from '../redis/stock.ts';
+import { allShardKeys, type LoadResult, listReservations, loadShard, rememberBuyers, remaining, shardSegments, shardSnapshot } from '../redis/stock.ts';
 import type { SoldOutFlags } from './sold-out.ts';
 
 export interface ActivityStats {
@@ -26,8 +27,8 @@ export interface Inventory {
    * The stock row is held FOR UPDATE meanwhile, so no worker can commit an order in between and
    * Redis never ends up offering more than MySQL has. Idempotent.
    */
-  loadFromTruth(activity: Pick<Activity, 'id' | 'segments'>): Promise<LoadResult>;
-  stats(activity: Pick<Activity, 'id' | 'stock'>): Promise<ActivityStats>;
+  loadFromTruth(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<LoadResult>;
+  stats(activity: Pick<Activity, 'id' | 'stock' | 'shards'>): Promise<ActivityStats>;
   /**
    * Re-loads every open activity whose counter is missing from Redis (Redis here keeps nothing on
    * disk, so a restart empties the gate); returns what it re-loaded.
@@ -40,7 +41,8 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
     async reloadMissing() {
       const reloaded: Array<{ activityId: string; remaining: number }> = [];
       for (const activity of await listOpenActivities(db, new Date())) {
-        if ((await redis.exists(keys.activity(activity.id).remaining)) === 1) continue;
+        const loaded = await Promise.all(allShardKeys(keys, activity.id, activity.shards).map((k) => redis.exists(k.remaining)));
+        if (loaded.every((n) => n === 1)) continue;
         const { after } = await inventory.loadFromTruth(activity);
         reloaded.push({ activityId: activity.id, remaining: after });
       }
@@ -56,7 +58,46 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
           .forUpdate()
           .executeTakeFirst();
         if (!row) throw new Error(`activity ${activity.id} has no stock row`);
-        return load(redis, keys, activity.id, activity.segments, row.available);
+        // Redis lost the activity (restarted empty, or never had it): it lost what it knew of the
+        // buyers too. Rebuild that from MySQL first; until the counter is set nobody can reserve.
+        const shardKeys = allShardKeys(keys, activity.id, activity.shards);
+        const snapshots = await Promise.all(shardKeys.map((k) => shardSnapshot(redis, k)));
+        const lost = new Set(snapshots.flatMap((s, i) => (s.loaded ? [] : [i])));
+        if (lost.size > 0) {
+          const [units, answers, window] = await Promise.all([
+            trx.selectFrom('user_quota').select(['user_id as userId', 'quantity']).where('activity_id', '=', activity.id).execute(),
+            trx
+              .selectFrom('orders')
+              .select(['user_id as userId', 'request_id as requestId', 'id as orderId'])
+              .where('activity_id', '=', activity.id)
+              .where('duplicate_of', '=', '0')
+              .orderBy('id')
+              .execute(),
+            trx.selectFrom('activities').select('end_at').where('id', '=', activity.id).executeTakeFirstOrThrow(),
+          ]);
+          const ttlSeconds = Math.max(60, Math.ceil((window.end_at.getTime() - Date.now()) / 1000) + ANSWER_GRACE_SECONDS);
+          await rememberBuyers(redis, keys, activity.id, { units, answers, ttlSeconds }, activity.shards, lost);
+        }
+        if (shardKeys.length === 1) return loadShard(redis, shardKeys[0]!, activity.segments, row.available);
+        // Sharded (issue #11): what MySQL can still honour, less every shard's in-flight, transit
+        // and held units as snapshot, is spread over the shards; shard i's quota is its snapshot
+        // plus its share, and its load subtracts what it holds NOW, so reservations continuing on
+        // other shards between these calls are neither lost nor counted twice (see load-5.lua).
+        const outside = snapshots.reduce((n, s) => n + s.inFlight + s.transit + s.held, 0);
+        const free = Math.max(0, row.available - outside);
+        const base = Math.floor(free / shardKeys.length);
+        const extra = free % shardKeys.length;
+        const segments = shardSegments(activity.segments, shardKeys.length);
+        const total: LoadResult = { before: -1, after: 0, inFlight: 0 };
+        for (const [i, k] of shardKeys.entries()) {
+          const s = snapshots[i]!;
+          const quota = s.inFlight + s.held + base + (i < extra ? 1 : 0);
+          const r = await loadShard(redis, k, segments, quota);
+          if (r.before >= 0) total.before = Math.max(0, total.before) + r.before;
+          total.after += r.after;
+          total.inFlight += r.inFlight;
+        }
+        return total;
       });
       if (result.after > Math.max(0, result.before)) await soldOut.announceReturned(activity.id);
       return result;
@@ -79,8 +120,8 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
             .where('activity_id', '=', activity.id)
             .groupBy('status')
             .execute(),
-          remaining(redis, keys, activity.id),
-          redis.hkeys(keys.activity(activity.id).reservations),
+          remaining(redis, keys, activity.id, activity.shards),
+          listReservations(redis, keys, activity.id, activity.shards).then((all) => all.map((r) => r.orderId)),
         ]);
         const orders = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
         for (const { status, n } of counts) orders[status] = Number(n);

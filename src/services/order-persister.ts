@@ -15,9 +15,7 @@ export type Verdict =
   | { kind: 'accepted'; message: ReservationMessage; expiresAt: Date }
   | { kind: 'failed'; message: ReservationMessage; reason: FailReason }
   /** Already in MySQL (redelivery): nothing written, only the Redis reservation to settle. */
-  | { kind: 'duplicate'; message: ReservationMessage }
-  /** Same (user, requestId) already became another order: this one is dropped and released. */
-  | { kind: 'superseded'; message: ReservationMessage };
+  | { kind: 'duplicate'; message: ReservationMessage };
 
 /**
  * `beforeCommit` runs inside the transaction, after every write, while the stock row is still
@@ -81,12 +79,7 @@ export async function persistActivityBatch(
         verdicts.push({ kind: 'duplicate', message });
         continue;
       }
-      if (takenRequests.has(request)) {
-        verdicts.push({ kind: 'superseded', message });
-        continue;
-      }
       seenIds.add(message.orderId);
-      takenRequests.add(request);
       const createdAt = new Date(message.reservedAtMs);
       const base = {
         id: message.orderId,
@@ -97,6 +90,15 @@ export async function persistActivityBatch(
         amount_cents: message.quantity * message.unitPriceCents,
         created_at: createdAt,
       };
+      if (takenRequests.has(request)) {
+        // The same request already became another order (its first id; Redis forgot the answer
+        // and handed out a second). The second id still gets a row, FAILED, so no id a client
+        // was given is lost (promise 4); `duplicate_of` keeps it clear of the unique request key.
+        rows.push({ ...base, status: 'FAILED', reason: 'DUPLICATE_REQUEST', expires_at: null, duplicate_of: message.orderId });
+        verdicts.push({ kind: 'failed', message, reason: 'DUPLICATE_REQUEST' });
+        continue;
+      }
+      takenRequests.add(request);
       let reason: FailReason | undefined;
       const held = quota.get(message.userId) ?? 0;
       if (!activity || !stock) reason = 'ACTIVITY_NOT_FOUND';

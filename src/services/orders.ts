@@ -89,7 +89,8 @@ export function createOrders(db: Db, redis: RedisClient, keys: Keys, pubsub: Pub
       ]);
       if (lastId && (!row || BigInt(lastId) > BigInt(row.orderId))) {
         const order = await find(lastId);
-        if (order && order.userId === userId) return order;
+        // A second id given to an already-ordered request (FAILED DUPLICATE_REQUEST) is not the user's order.
+        if (order && order.userId === userId && order.reason !== 'DUPLICATE_REQUEST') return order;
       }
       if (!row) throw notFound();
       return row;

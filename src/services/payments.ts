@@ -14,6 +14,7 @@ import type { PaymentStatus } from '../db/schema.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Order } from '../domain/order.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Cancellation } from './cancellation.ts';
 import { outboxPayload } from './cancellation.ts';
 import type { Orders } from './orders.ts';
@@ -72,10 +73,44 @@ export function parseCallbackBody(rawBody: string): CallbackBody {
 
 export type CallbackOutcome = 'paid' | 'cancelled' | 'refund-required' | 'failed' | 'replay';
 
+export type RefundStatus = Extract<PaymentStatus, 'REFUND_REQUIRED' | 'REFUNDED'>;
+
+/** A payment that succeeded after its order was cancelled: the money goes back to the buyer. */
+export interface Refund {
+  paymentId: string;
+  orderId: string;
+  activityId: string;
+  userId: string;
+  amountCents: number;
+  status: RefundStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RefundQuery {
+  status: RefundStatus;
+  limit: number;
+  /** Keyset pagination: only payments with a larger id (the last `paymentId` of the previous page). */
+  after?: string;
+}
+
+export interface RefundPage {
+  refunds: Refund[];
+  /** Over every payment with this status, not just this page. */
+  count: number;
+  totalCents: number;
+}
+
 export interface Payments {
   pay(userId: string, orderId: string): Promise<Payment>;
   callback(body: CallbackBody): Promise<CallbackOutcome>;
   get(paymentId: string): Promise<Payment | undefined>;
+  /** Refunds owed (or given), oldest payment first. */
+  listRefunds(query: RefundQuery): Promise<RefundPage>;
+  /** REFUND_REQUIRED → REFUNDED by compare-and-set; again on a REFUNDED one returns it unchanged. */
+  markRefunded(paymentId: string): Promise<Refund>;
+  /** How many refunds are owed and their sum, for the gauges. */
+  refundsOwed(): Promise<{ count: number; cents: number }>;
 }
 
 export interface PaymentsDeps {
@@ -84,6 +119,7 @@ export interface PaymentsDeps {
   orders: Orders;
   cancellation: Cancellation;
   log: Logger;
+  metrics?: Pick<Metrics, 'paymentsInitiated' | 'paymentCallbacks'>;
 }
 
 export function createPayments(deps: PaymentsDeps): Payments {
@@ -97,6 +133,41 @@ export function createPayments(deps: PaymentsDeps): Payments {
     status: row.status as PaymentStatus,
   });
 
+  const refundRows = () =>
+    db
+      .selectFrom('payments as p')
+      .innerJoin('orders as o', 'o.id', 'p.order_id')
+      .select(['p.id', 'p.order_id', 'o.activity_id', 'o.user_id', 'p.amount_cents', 'p.status', 'p.created_at', 'p.updated_at']);
+
+  const toRefund = (row: {
+    id: string;
+    order_id: string;
+    activity_id: string;
+    user_id: string;
+    amount_cents: number;
+    status: string;
+    created_at: Date;
+    updated_at: Date;
+  }): Refund => ({
+    paymentId: String(row.id),
+    orderId: String(row.order_id),
+    activityId: String(row.activity_id),
+    userId: row.user_id,
+    amountCents: Number(row.amount_cents),
+    status: row.status as RefundStatus,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  });
+
+  async function totals(status: RefundStatus): Promise<{ count: number; cents: number }> {
+    const row = await db
+      .selectFrom('payments')
+      .select((eb) => [eb.fn.countAll<string | number>().as('count'), eb.fn.coalesce(eb.fn.sum<string | number>('amount_cents'), sql<number>`0`).as('cents')])
+      .where('status', '=', status)
+      .executeTakeFirstOrThrow();
+    return { count: Number(row.count), cents: Number(row.cents) };
+  }
+
   async function byOrder(orderId: string): Promise<Payment | undefined> {
     const row = await db.selectFrom('payments').selectAll().where('order_id', '=', orderId).executeTakeFirst();
     return row && toPayment(row);
@@ -109,11 +180,12 @@ export function createPayments(deps: PaymentsDeps): Payments {
       const existing = await byOrder(orderId);
       if (existing) return existing;
       // Unique order_id: two concurrent pays insert one row; both answer with it.
-      await db
+      const [inserted] = await db
         .insertInto('payments')
         .values({ id: ids.next(), order_id: orderId, amount_cents: order.amountCents, status: 'PROCESSING' })
         .ignore()
         .execute();
+      if (Number(inserted?.numInsertedOrUpdatedRows ?? 0) === 1) deps.metrics?.paymentsInitiated.inc();
       const payment = await byOrder(orderId);
       if (!payment) throw new Error(`payment of order ${orderId} vanished`);
       return payment;
@@ -123,6 +195,33 @@ export function createPayments(deps: PaymentsDeps): Payments {
       const row = await db.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirst();
       return row && toPayment(row);
     },
+
+    async listRefunds({ status, limit, after }) {
+      let page = refundRows().where('p.status', '=', status);
+      // A BIGINT literal, not a quoted string: MySQL compares a string with a BIGINT column as
+      // doubles, which cannot tell 64-bit ids apart near the page boundary.
+      if (after !== undefined) page = page.where('p.id', '>', sql<string>`${BigInt(after)}`);
+      const [rows, sum] = await Promise.all([page.orderBy('p.id').limit(limit).execute(), totals(status)]);
+      return { refunds: rows.map(toRefund), count: sum.count, totalCents: sum.cents };
+    },
+
+    async markRefunded(paymentId) {
+      // One compare-and-set: of two operators marking the same refund, one moves it and the other
+      // finds it REFUNDED already and gets the same answer; nothing else ever becomes REFUNDED.
+      const moved = await db
+        .updateTable('payments')
+        .set({ status: 'REFUNDED' })
+        .where('id', '=', paymentId)
+        .where('status', '=', 'REFUND_REQUIRED')
+        .executeTakeFirst();
+      const row = await refundRows().where('p.id', '=', paymentId).executeTakeFirst();
+      if (!row) throw new AppError('NOT_FOUND', `payment ${paymentId} not found`);
+      if (row.status !== 'REFUNDED') throw new AppError('NOT_REFUNDABLE', `payment ${paymentId} is ${row.status}, not owed a refund`);
+      if (Number(moved.numUpdatedRows) === 1) log.info({ paymentId, orderId: String(row.order_id), amountCents: Number(row.amount_cents) }, 'refund marked as given');
+      return toRefund(row);
+    },
+
+    refundsOwed: () => totals('REFUND_REQUIRED'),
 
     async callback(body) {
       const result = await retryTransaction(() =>
@@ -185,6 +284,7 @@ export function createPayments(deps: PaymentsDeps): Payments {
       else if (result.outcome === 'paid' && result.order) {
         await orders.announce(result.order).catch((error: unknown) => log.warn({ err: error }, 'order announce failed'));
       } else if (result.outcome === 'refund-required') log.warn({ paymentId: body.paymentId, orderId: body.orderId }, 'payment arrived after cancellation; refund required');
+      deps.metrics?.paymentCallbacks.inc({ status: body.status, result: result.outcome });
       return result.outcome;
     },
   };

@@ -1,18 +1,34 @@
 /**
  * The purchase path (DESIGN.md, "The purchase, step by step"): edge checks without I/O, the local
  * sold-out flag, one atomic Redis script for idempotency + per-user limit + stock, then the Kafka
- * publish. A 202 is only answered once the reservation is published (or its fate is unknown and
- * left to the worker and reconciliation); a publish that surely failed is released at once.
+ * publish. A 202 is only answered once the reservation is published (or its fate is unknown, and
+ * it is published again until Kafka has it); a publish that surely failed is released at once.
+ * Until then the request's stored answer is "pending", so no replay is told 202 too early.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
-import { reservationMessage } from '../domain/order.ts';
+import { ANSWER_GRACE_SECONDS, type ReservationMessage, reservationMessage } from '../domain/order.ts';
 import type { OrderPublisher } from '../kafka/order-publisher.ts';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
-import { parseStoredAnswer, type ReserveInput, type ReserveResult, release, remaining, reserve } from '../redis/stock.ts';
+import { homeShard } from '../redis/keys.ts';
+import {
+  clearTransit,
+  confirm,
+  homeKeys,
+  parseStoredAnswer,
+  type ReserveInput,
+  type ReserveResult,
+  release,
+  remaining,
+  reserve,
+  shardSegments,
+  stealGive,
+  stealTake,
+  waitForReplicas,
+} from '../redis/stock.ts';
 import type { ActivityCache } from './activity-cache.ts';
 import type { Inventory } from './inventory.ts';
 import type { Orders } from './orders.ts';
@@ -35,6 +51,8 @@ export interface PurchaseRequest {
 export interface PurchaseAccepted {
   orderId: string;
   status: 'QUEUED';
+  /** How it was accepted, for seckill_purchase_total (counted once, by the route); not sent to the client. */
+  outcome: 'RESERVED' | 'REPLAY' | 'DEGRADED';
 }
 
 /** Checks that run before the reservation (rate limits, anti-bot); issue-specific, pluggable. */
@@ -49,7 +67,6 @@ export interface PurchaseDeps {
   orders: Orders;
   publisher: OrderPublisher;
   ids: IdGenerator;
-  metrics: Metrics;
   log: Logger;
   admissionChecks?: AdmissionCheck[];
   /** Guards the purchase path's Redis calls; while not closed, purchases go to `degrade`. */
@@ -61,17 +78,29 @@ export interface PurchaseDeps {
    * the unit held for them. `offering` is a local flag, so a sale without a waitlist pays nothing.
    */
   waitlist?: { offering(activityId: string): boolean; claim(input: ReserveInput): Promise<ReserveResult | undefined> };
+  /** Redis WAIT after each reservation (SECKILL_REDIS_WAIT_REPLICAS); absent or 0 replicas: none. */
+  replication?: { replicas: number; timeoutMs: number; onShort?: () => void };
   now?: () => number;
 }
 
-/** Answers and reservations outlive the sale by a day, so late replays still get their answer. */
-const ANSWER_GRACE_SECONDS = 86_400;
+/** A publish whose outcome was unknown is sent again (idempotent: the worker dedups by order id). */
+const REPUBLISH_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15_000, 30_000];
+/** How long a buyer at the sold-out edge waits for unconfirmed publishes before hearing "retry". */
+const PENDING_SETTLE_DELAYS_MS = [5, 10, 20, 40, 80, 160, 320, 400];
+
+const busy = (message: string, cause?: unknown) => new AppError('BUSY', message, { cause, retryAfter: 1 });
 
 export function createPurchase(deps: PurchaseDeps) {
-  const { redis, keys, activities, soldOut, inventory, orders, publisher, ids, metrics, log } = deps;
+  const { redis, keys, activities, soldOut, inventory, orders, publisher, ids, log } = deps;
   const now = deps.now ?? Date.now;
   const checks = deps.admissionChecks ?? [];
   const preheating = new Map<string, Promise<unknown>>();
+  /**
+   * This instance's reservations whose publish is in progress, by order id: a double click that
+   * lands here while the first click's publish is pending shares its outcome (202 or 503) instead
+   * of being told 202 for an order that may still be released.
+   */
+  const publishing = new Map<string, Promise<PurchaseAccepted>>();
   /** Redis calls of the purchase path go through the breaker (fail fast when Redis is gone). */
   const viaBreaker = <T>(fn: () => Promise<T>): Promise<T> => (deps.redisBreaker ? deps.redisBreaker.run(fn) : fn());
 
@@ -88,9 +117,9 @@ export function createPurchase(deps: PurchaseDeps) {
     return pending;
   }
 
-  async function markIfEmpty(activityId: string): Promise<void> {
+  async function markIfEmpty(activityId: string, shards: number): Promise<void> {
     try {
-      const left = await remaining(redis, keys, activityId);
+      const left = await remaining(redis, keys, activityId, shards);
       if (left !== undefined && left <= 0) soldOut.mark(activityId);
     } catch {
       // The flag is an optimisation only.
@@ -107,17 +136,142 @@ export function createPurchase(deps: PurchaseDeps) {
       orderId,
       nowMs,
       ttlSeconds: Math.ceil((activity.endAt.getTime() - nowMs) / 1000) + ANSWER_GRACE_SECONDS,
+      shards: activity.shards,
     };
     if (deps.waitlist?.offering(activity.id)) {
       const offered = await deps.waitlist.claim(input);
       if (offered) return offered;
     }
+    if (activity.shards > 1) return reserveSharded(activity, input);
     let result = await reserve(redis, keys, input);
     if (result.kind === 'not-preheated') {
       await preheatOnce(activity);
       result = await reserve(redis, keys, input);
     }
     return result;
+  }
+
+  /**
+   * A sharded activity (issue #11): reserve on the buyer's home shard; when it is short, steal
+   * units from shards this instance does not believe empty (take on the donor, give on the home
+   * shard, forget the transit: no step can create a unit) and ask the home shard again. Only when
+   * no shard had units to give is the home shard asked for the final answer (SOLD_OUT is stored
+   * there, or "busy" while publishes are unconfirmed on any shard asked).
+   */
+  async function reserveSharded(activity: Activity, input: ReserveInput): Promise<ReserveResult> {
+    const shards = activity.shards;
+    const home = homeShard(input.userId, shards);
+    const ask = async (shardOnly: boolean): Promise<ReserveResult> => {
+      let result = await reserve(redis, keys, { ...input, shardOnly });
+      if (result.kind === 'not-preheated') {
+        await preheatOnce(activity);
+        result = await reserve(redis, keys, { ...input, shardOnly });
+      }
+      return result;
+    };
+    let result = await ask(true);
+    if (result.kind !== 'shard-empty') return result;
+    soldOut.markShardEmpty(activity.id, home);
+    let pendingSomewhere = result.pending > 0;
+    const homeK = homeKeys(keys, activity.id, input.userId, shards);
+    const segments = shardSegments(activity.segments, shards);
+    // Donors in a random order from a random start, so thieves spread over the full shards.
+    const start = Math.floor(Math.random() * shards);
+    for (let step = 0; step < shards; step++) {
+      const donor = (start + step) % shards;
+      if (donor === home || soldOut.shardEmpty(activity.id, donor)) continue;
+      const donorK = keys.shard(activity.id, shards, donor);
+      const transferId = `${input.orderId}.${donor}`;
+      const { taken, pending } = await stealTake(redis, donorK, { transferId, want: input.quantity, nowMs: now(), toShard: home });
+      pendingSomewhere ||= pending > 0;
+      if (taken === -3) {
+        await preheatOnce(activity);
+        continue;
+      }
+      if (taken <= 0) {
+        soldOut.markShardEmpty(activity.id, donor);
+        continue;
+      }
+      const given = await stealGive(redis, homeK, { transferId, units: taken, segments });
+      await clearTransit(redis, donorK, transferId);
+      if (given.outcome !== 'given') continue;
+      soldOut.markShardHolding(activity.id, home);
+      // Units left over on the home shard after this buyer: instances that marked it empty must look again.
+      if (given.remaining > input.quantity) void soldOut.announceReturned(activity.id).catch(() => {});
+      result = await ask(true);
+      if (result.kind !== 'shard-empty') return result;
+      pendingSomewhere ||= result.pending > 0;
+    }
+    if (pendingSomewhere) return { kind: 'busy' };
+    return ask(false);
+  }
+
+  /**
+   * Sends a message whose publish outcome was unknown until Kafka acknowledges it, a bounded
+   * number of times: a 202 was given, so the order must reach MySQL (promise 4). A duplicate in
+   * the topic is harmless (the worker's unique order id); if every attempt fails, reconciliation
+   * records the order FAILED (LOST) and returns its units.
+   */
+  async function republish(message: ReservationMessage): Promise<void> {
+    for (const delay of REPUBLISH_DELAYS_MS) {
+      await sleep(delay);
+      if ((await publisher.publish(message)) === 'published') return;
+    }
+    log.error({ orderId: message.orderId }, 'publish still not acknowledged; reconciliation decides');
+  }
+
+  /** Publishes a fresh reservation and settles its stored answer: 202 when Kafka has it (or may). */
+  async function publishReservation(request: PurchaseRequest, activity: Activity, orderId: string, nowMs: number): Promise<PurchaseAccepted> {
+    const replication = deps.replication;
+    if (replication && replication.replicas > 0) {
+      // Not a refusal: the reservation stands either way; a short count is the documented risk
+      // of asynchronous replication (a failover may lose it), made visible.
+      const home = homeKeys(keys, activity.id, request.userId, activity.shards);
+      const acknowledged = await waitForReplicas(redis, home, replication.replicas, replication.timeoutMs).catch(() => 0);
+      if (acknowledged < replication.replicas) replication.onShort?.();
+    }
+    const message = reservationMessage(request, activity, orderId, nowMs);
+    const [outcome] = await Promise.all([
+      publisher.publish(message),
+      orders
+        .rememberQueued({
+          orderId,
+          activityId: activity.id,
+          userId: request.userId,
+          quantity: request.quantity,
+          amountCents: request.quantity * activity.priceCents,
+          ttlSeconds: Math.ceil((activity.endAt.getTime() - nowMs) / 1000) + ANSWER_GRACE_SECONDS,
+        })
+        .catch((error: unknown) => log.warn({ err: error }, 'could not store the QUEUED view')),
+    ]);
+    const ids = { activityId: activity.id, userId: request.userId, requestId: request.requestId, orderId };
+    if (outcome === 'failed') {
+      // Surely not in Kafka, and no client was told 202 (replays saw "pending"): give the units
+      // and the requestId back, so nothing is lost and a retry starts afresh.
+      await release(redis, keys, {
+        ...ids,
+        quantity: request.quantity,
+        segments: activity.segments,
+        shards: activity.shards,
+        returnStock: true,
+        forgetAnswer: true,
+      })
+        .then(async (released) => {
+          await orders.forgetQueued(orderId);
+          // Units came back: every instance's sold-out flag must drop, or they would go unsold.
+          if (released) await soldOut.announceReturned(activity.id);
+        })
+        .catch((error: unknown) => log.error({ err: error, orderId }, 'release after failed publish failed; reconciliation will repair'));
+      throw busy('order queue unavailable, retry shortly');
+    }
+    if (outcome === 'unknown') {
+      log.warn({ orderId }, 'publish outcome unknown; answered 202 and publishing again');
+      void republish(message);
+    }
+    // The answer turns from pending to this order id. If Redis cannot be told, replays see
+    // "pending" (503) until reconciliation confirms it; the 202 below stands either way.
+    await confirm(redis, keys, { ...ids, shards: activity.shards }).catch((error: unknown) => log.warn({ err: error, orderId }, 'could not confirm the stored answer'));
+    return { orderId, status: 'QUEUED', outcome: 'RESERVED' };
   }
 
   async function purchase(request: PurchaseRequest): Promise<PurchaseAccepted> {
@@ -137,9 +291,10 @@ export function createPurchase(deps: PurchaseDeps) {
     if (soldOut.isSoldOut(activity.id) && !deps.waitlist?.offering(activity.id)) {
       // Still honour idempotency: a replay of a request that won gets its 202 again. One GET is
       // far cheaper than the reserve script, and only the requestId's own key is read.
-      const answer = await viaBreaker(() => redis.get(keys.activity(activity.id).request(request.userId, request.requestId))).catch(
+      const home = homeKeys(keys, activity.id, request.userId, activity.shards);
+      const answer = await viaBreaker(() => redis.get(home.request(request.userId, request.requestId))).catch(
         (error: unknown) => {
-          throw new AppError('BUSY', 'reservation unavailable, retry shortly', { cause: error, retryAfter: 1 });
+          throw busy('reservation unavailable, retry shortly', error);
         },
       );
       if (answer) return await answerOf(parseStoredAnswer(answer));
@@ -151,61 +306,44 @@ export function createPurchase(deps: PurchaseDeps) {
     let result: ReserveResult;
     try {
       result = await viaBreaker(() => reserveOrReplay(request, activity, ids.next(), nowMs));
+      // Short of stock while other publishes are unconfirmed: normally they settle within
+      // milliseconds, so wait a little and ask again, and the buyer hears the true answer
+      // (SOLD_OUT, or a unit a failed publish gave back) rather than "retry".
+      for (const delay of PENDING_SETTLE_DELAYS_MS) {
+        if (result.kind !== 'busy') break;
+        await sleep(delay);
+        result = await viaBreaker(() => reserveOrReplay(request, activity, ids.next(), nowMs));
+      }
     } catch (error) {
-      throw new AppError('BUSY', 'reservation unavailable, retry shortly', { cause: error, retryAfter: 1 });
+      throw busy('reservation unavailable, retry shortly', error);
     }
     if (result.kind !== 'reserved') return await answerOf(result);
 
-    const message = reservationMessage(request, activity, result.orderId, nowMs);
-    const [outcome] = await Promise.all([
-      publisher.publish(message),
-      orders
-        .rememberQueued({
-          orderId: result.orderId,
-          activityId: activity.id,
-          userId: request.userId,
-          quantity: request.quantity,
-          amountCents: request.quantity * activity.priceCents,
-          ttlSeconds: Math.ceil((activity.endAt.getTime() - nowMs) / 1000) + ANSWER_GRACE_SECONDS,
-        })
-        .catch((error: unknown) => log.warn({ err: error }, 'could not store the QUEUED view')),
-    ]);
-    if (outcome === 'failed') {
-      // Surely not in Kafka: give the units and the requestId back, so nothing is lost and the
-      // client's retry with the same requestId starts afresh.
-      await release(redis, keys, {
-        activityId: activity.id,
-        userId: request.userId,
-        requestId: request.requestId,
-        orderId: result.orderId,
-        quantity: request.quantity,
-        segments: activity.segments,
-        returnStock: true,
-        forgetAnswer: true,
-      })
-        .then(() => orders.forgetQueued(result.orderId))
-        .catch((error: unknown) => log.error({ err: error, orderId: result.orderId }, 'release after failed publish failed; reconciliation will repair'));
-      metrics.purchases.inc({ outcome: 'BUSY' });
-      throw new AppError('BUSY', 'order queue unavailable, retry shortly', { retryAfter: 1 });
-    }
-    if (outcome === 'unknown') log.warn({ orderId: result.orderId }, 'publish outcome unknown; worker and reconciliation decide');
-    metrics.purchases.inc({ outcome: 'RESERVED' });
-    return { orderId: result.orderId, status: 'QUEUED' };
+    const { orderId } = result;
+    const accepted = publishReservation(request, activity, orderId, nowMs).finally(() => publishing.delete(orderId));
+    publishing.set(orderId, accepted);
+    return await accepted;
 
     async function answerOf(r: ReserveResult): Promise<PurchaseAccepted> {
       switch (r.kind) {
         case 'replay':
-          metrics.purchases.inc({ outcome: 'REPLAY' });
-          return { orderId: r.orderId, status: 'QUEUED' };
+          return { orderId: r.orderId, status: 'QUEUED', outcome: 'REPLAY' };
+        case 'pending': {
+          // The first request's publish is still undecided. On this instance, share its outcome;
+          // elsewhere, say "retry": a 202 now could name an order whose publish then fails.
+          const inFlight = publishing.get(r.orderId);
+          if (inFlight) return { ...(await inFlight), outcome: 'REPLAY' };
+          throw busy('this request is still being processed, retry shortly');
+        }
         case 'refused':
           // Only a truly empty activity raises the local flag: a SOLD_OUT for quantity 3 with 2
           // units left, or a replayed old SOLD_OUT answer, must not stop everyone else buying.
-          if (r.code === 'SOLD_OUT') await markIfEmpty(activity!.id);
-          metrics.purchases.inc({ outcome: r.code });
+          if (r.code === 'SOLD_OUT') await markIfEmpty(activity!.id, activity!.shards);
           throw refuse(r.code);
+        case 'busy':
+          throw busy('the last units are being confirmed, retry shortly');
         default:
-          metrics.purchases.inc({ outcome: 'BUSY' });
-          throw new AppError('BUSY', 'the sale is being prepared, retry shortly', { retryAfter: 1 });
+          throw busy('the sale is being prepared, retry shortly');
       }
     }
   }

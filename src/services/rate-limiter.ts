@@ -12,7 +12,6 @@
  * distinct keys — all simpler to guarantee in our own small, tested code than through the library.
  */
 import { AppError } from '../domain/errors.ts';
-import type { Metrics } from '../metrics.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
 import { throttle } from '../redis/throttle.ts';
@@ -74,7 +73,6 @@ export interface RateLimiterDeps {
   redis: RedisClient;
   keys: Keys;
   breaker: RedisBreaker;
-  metrics: Metrics;
   rate: RateLimitSettings;
 }
 
@@ -83,7 +81,7 @@ export const rateLimited = (waitMs: number) =>
 
 /** The admission check: per user, then per client IP; each is off when its rate is 0. */
 export function createRateLimiter(deps: RateLimiterDeps): AdmissionCheck {
-  const { redis, keys, breaker, metrics, rate } = deps;
+  const { redis, keys, breaker, rate } = deps;
   type Limit = { kind: 'user' | 'ip'; perSec: number; burst: number; local: LocalGcra };
   const make = (kind: Limit['kind'], perSec: number, burst: number): Limit | undefined =>
     perSec > 0 ? { kind, perSec, burst, local: createLocalGcra(perSec, burst) } : undefined;
@@ -93,7 +91,7 @@ export function createRateLimiter(deps: RateLimiterDeps): AdmissionCheck {
 
   async function take(limit: Limit, id: string): Promise<void> {
     const localWait = limit.local.take(id);
-    if (localWait > 0) throw refuse(localWait);
+    if (localWait > 0) throw rateLimited(localWait);
     // Redis unreachable: the local limit alone holds the line (failing closed would turn a Redis
     // outage into a total outage; the degraded path has its own admission ratio).
     if (!breaker.isClosed()) return;
@@ -105,13 +103,8 @@ export function createRateLimiter(deps: RateLimiterDeps): AdmissionCheck {
     }
     if (!result.allowed) {
       limit.local.refuse(id, result.waitMs);
-      throw refuse(result.waitMs);
+      throw rateLimited(result.waitMs);
     }
-  }
-
-  function refuse(waitMs: number): AppError {
-    metrics.purchases.inc({ outcome: 'RATE_LIMITED' });
-    return rateLimited(waitMs);
   }
 
   return async (request) => {

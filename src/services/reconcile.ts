@@ -5,18 +5,26 @@
  *     the restock): restocked now — the marker keeps it idempotent against a late retry;
  *  2. a reservation older than `lostAfterMs` with no order in MySQL (its Kafka publish was lost):
  *     recorded FAILED (LOST) under the stock row lock, so a late delivery finds the id taken and
- *     is a no-op, then released; a reservation whose order exists is only settled;
- *  3. the counter itself: reloaded from MySQL minus in-flight reservations and held waitlist units
+ *     is a no-op, then released; a reservation whose order exists is only settled. Only judged
+ *     while the order pipeline has consumed everything published (group lag 0): during a Kafka or
+ *     worker outage an old reservation is a message waiting, not a lost one (issue #10, fault 1);
+ *     a pending answer its API process never confirmed (the process died mid-publish) is turned
+ *     into the order id after `orphanAfterMs`, so replays stop being told "retry";
+ *  3. (sharded activities, issue #11) a steal stranded between its take and its give (a crash):
+ *     after `transitAfterMs` the transfer is completed on the receiving shard (its marker makes
+ *     that once-only; if that shard is not loaded the transfer is voided and the load recounts it);
+ *  4. the counter itself: reloaded from MySQL minus in-flight reservations and held waitlist units
  *     (inventory.loadFromTruth, which holds the stock row lock meanwhile).
  */
 import type { Db } from '../db/client.ts';
 import { toOrder } from '../db/repositories/orders.ts';
 import type { Activity } from '../domain/activity.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
 import { wasReturned } from '../redis/lifecycle.ts';
-import { listReservations, release, remaining, settle } from '../redis/stock.ts';
+import { allShardKeys, clearTransit, confirm, listPending, listReservations, listTransit, release, remaining, settle, shardSegments, stealGive } from '../redis/stock.ts';
 import type { Cancellation } from './cancellation.ts';
 import type { Inventory } from './inventory.ts';
 import { retryTransaction } from './tx.ts';
@@ -30,6 +38,8 @@ export interface ReconcileReport {
   restocked: string[];
   /** Reservations recorded FAILED (LOST) and released. */
   lost: string[];
+  /** Steals found stranded in transit and completed (or voided). */
+  transfers: string[];
 }
 
 export interface ReconcileDeps {
@@ -41,6 +51,13 @@ export interface ReconcileDeps {
   log: Logger;
   /** A reservation this old without an order row is lost (default 2 minutes). */
   lostAfterMs?: number;
+  /** A publish still unconfirmed after this long has no API process waiting on it (default 30 s). */
+  orphanAfterMs?: number;
+  metrics?: Metrics;
+  /** True when the order workers have consumed every published reservation; absent → always. */
+  orderPipelineIdle?: () => Promise<boolean>;
+  /** A steal still in transit after this long was interrupted (default 10 s). */
+  transitAfterMs?: number;
   /** Cancelled orders younger than this are checked (the return markers live 7 days). */
   cancelledWithinMs?: number;
   now?: () => number;
@@ -50,10 +67,39 @@ export function createReconciler(deps: ReconcileDeps) {
   const { db, redis, keys, inventory, cancellation } = deps;
   const log = deps.log.child({ component: 'reconcile' });
   const lostAfterMs = deps.lostAfterMs ?? 120_000;
+  const orphanAfterMs = deps.orphanAfterMs ?? 30_000;
   const cancelledWithinMs = deps.cancelledWithinMs ?? 24 * 3600_000;
+  const transitAfterMs = deps.transitAfterMs ?? 10_000;
   const now = deps.now ?? Date.now;
 
-  async function restockMissing(activity: Pick<Activity, 'id'>): Promise<string[]> {
+  /** Completes the steals that stopped between their take and their give; returns their ids. */
+  async function completeTransfers(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<string[]> {
+    if (activity.shards <= 1) return [];
+    const cutoff = now() - transitAfterMs;
+    const shardKeys = allShardKeys(keys, activity.id, activity.shards);
+    const completed: string[] = [];
+    for (const donor of shardKeys) {
+      for (const transfer of await listTransit(redis, donor)) {
+        if (transfer.takenAtMs >= cutoff) continue;
+        const receiver = shardKeys[transfer.toShard];
+        if (receiver) {
+          await stealGive(redis, receiver, {
+            transferId: transfer.transferId,
+            units: transfer.units,
+            segments: shardSegments(activity.segments, activity.shards),
+            // A waitlist claim's unit ("w<orderId>") belonged to one user: void it, the load recounts it.
+            void: transfer.transferId.startsWith('w'),
+          });
+        }
+        await clearTransit(redis, donor, transfer.transferId);
+        completed.push(transfer.transferId);
+      }
+    }
+    if (completed.length > 0) log.warn({ activityId: activity.id, completed }, 'completed steals stranded in transit');
+    return completed;
+  }
+
+  async function restockMissing(activity: Pick<Activity, 'id' | 'shards'>): Promise<string[]> {
     const rows = await db
       .selectFrom('orders')
       .selectAll()
@@ -64,7 +110,13 @@ export function createReconciler(deps: ReconcileDeps) {
     const restocked: string[] = [];
     for (let i = 0; i < rows.length; i += 500) {
       const chunk = rows.slice(i, i + 500);
-      const returned = await wasReturned(redis, keys, activity.id, chunk.map((r) => String(r.id)));
+      const returned = await wasReturned(
+        redis,
+        keys,
+        activity.id,
+        chunk.map((r) => ({ orderId: String(r.id), userId: r.user_id })),
+        activity.shards,
+      );
       const missing = chunk.filter((_, j) => !returned[j]);
       if (missing.length === 0) continue;
       await cancellation.returnUnits(missing.map(toOrder));
@@ -73,10 +125,26 @@ export function createReconciler(deps: ReconcileDeps) {
     return restocked;
   }
 
-  async function releaseLost(activity: Pick<Activity, 'id' | 'segments'>): Promise<string[]> {
+  async function confirmOrphans(activity: Pick<Activity, 'id' | 'shards'>): Promise<void> {
+    const cutoff = now() - orphanAfterMs;
+    for (const orphan of await listPending(redis, keys, activity.id, activity.shards)) {
+      if (orphan.reservedAtMs < cutoff) await confirm(redis, keys, { activityId: activity.id, ...orphan, shards: activity.shards });
+    }
+  }
+
+  async function pipelineIdle(): Promise<boolean> {
+    try {
+      return (await deps.orderPipelineIdle?.()) ?? true;
+    } catch (error) {
+      log.debug({ err: error }, 'order pipeline lag unknown; lost reservations are judged later');
+      return false;
+    }
+  }
+
+  async function releaseLost(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<string[]> {
     const cutoff = now() - lostAfterMs;
-    const old = (await listReservations(redis, keys, activity.id)).filter((r) => r.reservedAtMs < cutoff);
-    if (old.length === 0) return [];
+    const old = (await listReservations(redis, keys, activity.id, activity.shards)).filter((r) => r.reservedAtMs < cutoff);
+    if (old.length === 0 || !(await pipelineIdle())) return [];
     const verdicts = await retryTransaction(() =>
       db.transaction().execute(async (trx) => {
         // The stock row lock serialises us with the order worker's batch for this activity.
@@ -114,10 +182,10 @@ export function createReconciler(deps: ReconcileDeps) {
       }),
     );
     const lostIds: string[] = [];
-    const persisted: string[] = [];
+    const persisted: Array<{ orderId: string; userId: string }> = [];
     for (const { reservation, row } of verdicts) {
       if (row && row.status !== 'FAILED') {
-        persisted.push(reservation.orderId);
+        persisted.push(reservation);
         continue;
       }
       // LOST now, or FAILED by the worker before it could release: give the units back once.
@@ -129,30 +197,41 @@ export function createReconciler(deps: ReconcileDeps) {
         orderId: reservation.orderId,
         quantity: reservation.quantity,
         segments: activity.segments,
+        shards: activity.shards,
         returnStock,
         forgetAnswer: false,
       });
-      if (released && !row) lostIds.push(reservation.orderId);
+      if (released && !row) {
+        lostIds.push(reservation.orderId);
+        deps.metrics?.guaranteeBreaches.inc({ kind: 'lost_reservation' });
+      }
     }
-    await settle(redis, keys, activity.id, persisted);
+    await settle(redis, keys, activity.id, persisted, activity.shards);
     return lostIds;
   }
 
   return {
-    async reconcile(activity: Pick<Activity, 'id' | 'segments'>): Promise<ReconcileReport> {
-      const before = (await remaining(redis, keys, activity.id)) ?? -1;
+    async reconcile(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<ReconcileReport> {
+      const before = (await remaining(redis, keys, activity.id, activity.shards)) ?? -1;
+      const transfers = await completeTransfers(activity);
       const restocked = await restockMissing(activity);
+      await confirmOrphans(activity);
       const lost = await releaseLost(activity);
       const { after } = await inventory.loadFromTruth(activity);
       const report = {
         activityId: activity.id,
         before: { remaining: Math.max(0, before) },
         after: { remaining: after },
-        repaired: before !== after || restocked.length > 0 || lost.length > 0,
+        repaired: before !== after || restocked.length > 0 || lost.length > 0 || transfers.length > 0,
         restocked,
         lost,
+        transfers,
       };
       if (report.repaired) log.warn(report, 'reconciliation repaired drift');
+      // A counter Redis never had (before = -1, e.g. after a restart) is a reload, not drift.
+      if (before >= 0 && before !== after) deps.metrics?.reconcileDriftUnits.inc(Math.abs(before - after));
+      if (restocked.length > 0) deps.metrics?.reconcileRepairedOrders.inc({ kind: 'restocked' }, restocked.length);
+      if (lost.length > 0) deps.metrics?.reconcileRepairedOrders.inc({ kind: 'lost' }, lost.length);
       return report;
     },
   };

@@ -14,6 +14,9 @@ import type { Logger } from '../log.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/** The state as the `seckill_redis_breaker_state` gauge shows it: higher is worse. */
+export const breakerStateValue: Readonly<Record<BreakerState, number>> = { closed: 0, 'half-open': 1, open: 2 };
+
 export class BreakerOpenError extends Error {
   constructor() {
     super('Redis circuit is open');

@@ -10,6 +10,7 @@
 import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
 import {
@@ -43,7 +44,7 @@ export interface Waitlist {
   get(userId: string, activityId: string): Promise<WaitlistEntry>;
   leave(userId: string, activityId: string): Promise<void>;
   /** One pass for the activity (expire, offer, give back), announced. */
-  pass(activity: Pick<Activity, 'id' | 'segments'>): Promise<OfferPass>;
+  pass(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<OfferPass>;
   /** Announces what a pass (run elsewhere, e.g. chained with a restock) did. */
   announcePass(activityId: string, pass: OfferPass): Promise<void>;
   /** True while this activity may have live offers (cheap, local). */
@@ -61,6 +62,7 @@ export interface WaitlistDeps {
   soldOut: SoldOutFlags;
   offerSeconds: number;
   log: Logger;
+  metrics?: Pick<Metrics, 'waitlistOffers'>;
   now?: () => number;
 }
 
@@ -86,7 +88,9 @@ export async function createWaitlist(deps: WaitlistDeps): Promise<Waitlist> {
     return activity;
   }
 
+  // Every pass, run here or chained elsewhere (a cancellation's restock), is announced once: count here.
   async function announcePass(activityId: string, pass: OfferPass): Promise<void> {
+    if (pass.offered.length > 0) deps.metrics?.waitlistOffers.inc(pass.offered.length);
     const changes: WaitlistEvent['changes'] = [
       ...pass.offered.map(({ userId, expiresAtMs }) => ({
         userId,
@@ -98,8 +102,8 @@ export async function createWaitlist(deps: WaitlistDeps): Promise<Waitlist> {
     if (pass.returnedToSale > 0) await soldOut.announceReturned(activityId);
   }
 
-  async function view(userId: string, activityId: string): Promise<WaitlistEntry | undefined> {
-    const v = await waitlistView(redis, keys, activityId, userId);
+  async function view(userId: string, activity: Activity): Promise<WaitlistEntry | undefined> {
+    const v = await waitlistView(redis, keys, activity.id, userId, activity.shards);
     if (v.position !== undefined) return { position: v.position, status: 'WAITING' };
     if (v.offerExpiresAtMs !== undefined) {
       if (v.offerExpiresAtMs > now()) return { status: 'OFFERED', offerExpiresAt: new Date(v.offerExpiresAtMs).toISOString() };
@@ -109,8 +113,8 @@ export async function createWaitlist(deps: WaitlistDeps): Promise<Waitlist> {
     return undefined;
   }
 
-  async function pass(activity: Pick<Activity, 'id' | 'segments'>): Promise<OfferPass> {
-    const result = await waitlistOffer(redis, keys, activity.id, activity.segments, now(), offerMs);
+  async function pass(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<OfferPass> {
+    const result = await waitlistOffer(redis, keys, activity.id, activity.segments, now(), offerMs, activity.shards);
     await announcePass(activity.id, result);
     return result;
   }
@@ -123,7 +127,7 @@ export async function createWaitlist(deps: WaitlistDeps): Promise<Waitlist> {
       const nowMs = now();
       if (nowMs >= activity.endAt.getTime()) throw new AppError('ENDED', 'the sale has ended');
       if (nowMs < activity.startAt.getTime()) throw new AppError('NOT_SOLD_OUT', 'the sale has not started');
-      const result = await waitlistJoin(redis, keys, activityId, userId, nowMs);
+      const result = await waitlistJoin(redis, keys, activityId, userId, nowMs, activity.shards);
       switch (result.kind) {
         case 'waiting':
           return { position: result.position, status: 'WAITING' };
@@ -137,15 +141,15 @@ export async function createWaitlist(deps: WaitlistDeps): Promise<Waitlist> {
     },
 
     async get(userId, activityId) {
-      await requireActivity(activityId);
-      const entry = await view(userId, activityId);
+      const activity = await requireActivity(activityId);
+      const entry = await view(userId, activity);
       if (!entry) throw new AppError('NOT_FOUND', 'not on the waitlist');
       return entry;
     },
 
     async leave(userId, activityId) {
       const activity = await requireActivity(activityId);
-      await waitlistLeave(redis, keys, activityId, userId);
+      await waitlistLeave(redis, keys, activityId, userId, activity.shards);
       // An offer the user dropped passes to the next at once.
       await pass(activity);
     },

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from '@platformatic/kafka';
 import type { BackgroundTask } from '../app.ts';
 import { describe, type Kafka, type StringStream } from '../kafka/client.ts';
+import { superviseConsumer } from '../kafka/supervised-consumer.ts';
 import type { Logger } from '../log.ts';
 import type { EventHandler } from '../services/event-handlers.ts';
 import type { OutboxEvent } from './outbox-relay.ts';
@@ -17,11 +18,9 @@ const STOP_TIMEOUT_MS = 3000;
 
 export function createEventConsumer(kafka: Kafka, handler: EventHandler, log: Logger): BackgroundTask {
   const clog = log.child({ component: `events-${handler.name}` });
-  let consumer: ReturnType<Kafka['createConsumer']> | undefined;
-  let stream: StringStream | undefined;
-  let joined: Promise<void> | undefined;
-  let loop: Promise<void> | undefined;
   let running = false;
+  /** The loop over the current stream; stop waits for the event in hand to be applied. */
+  let loop: Promise<void> | undefined;
 
   async function apply(message: KafkaMessage): Promise<void> {
     let event: OutboxEvent;
@@ -52,43 +51,37 @@ export function createEventConsumer(kafka: Kafka, handler: EventHandler, log: Lo
         await message.commit();
       }
     } catch (error) {
-      if (running) clog.error({ err: describe(error) }, 'event stream failed');
+      // The supervisor sees the stream die too and joins again; uncommitted events come back.
+      if (running) clog.warn({ err: describe(error) }, 'event stream failed');
     }
   }
+
+  // Joining the group takes a while; the process does not wait for it (events are not urgent),
+  // and a broker restart makes the supervisor join again instead of leaving side effects undone.
+  const supervisor = superviseConsumer({
+    kafka,
+    groupId: kafka.topics.eventGroup(handler.name),
+    topic: kafka.topics.events,
+    log: clog,
+    overrides: { maxWaitTime: 100 },
+    onStream(stream) {
+      loop = run(stream);
+    },
+  });
 
   return {
     name: `events-${handler.name}`,
     async start() {
       running = true;
-      // Joining the group takes a while; the process does not wait for it (events are not urgent).
-      joined = (async () => {
-        consumer = kafka.createConsumer(kafka.topics.eventGroup(handler.name), { maxWaitTime: 100 });
-        stream = await consumer.consume({ topics: [kafka.topics.events], mode: 'committed', fallbackMode: 'earliest' });
-        // Errors after the loop let go of the stream (a fetch failing while the client closes)
-        // would otherwise be uncaught and take the process down.
-        stream.on('error', (error: unknown) => {
-          if (running) clog.warn({ err: describe(error) }, 'event stream error');
-        });
-      })().catch((error: unknown) => clog.error({ err: describe(error) }, 'event consumer could not start'));
-      loop = joined.then(() => (stream && running ? run(stream) : undefined));
+      supervisor.start();
     },
     async stop() {
       if (!running) return;
       running = false;
-      // Both waits are bounded: a join or a close racing a rebalance can wait for one that never
-      // completes. Giving up is safe — uncommitted events are redelivered to the next member, and
+      // Bounded: giving up is safe — uncommitted events are redelivered to the next member, and
       // every handler applies an event once however often it arrives.
-      // First let a join in progress finish: closing the client under it would make the stream
-      // it is building fail before anyone can listen to it.
-      await Promise.race([joined, sleep(STOP_TIMEOUT_MS)]);
-      await Promise.race([
-        (async () => {
-          await stream?.close().catch(() => {});
-          await consumer?.close(true).catch(() => {});
-          await loop;
-        })(),
-        sleep(STOP_TIMEOUT_MS),
-      ]);
+      await supervisor.stop();
+      await Promise.race([loop, sleep(STOP_TIMEOUT_MS)]);
     },
   };
 }

@@ -12,12 +12,12 @@ import { createReaper } from './reaper.ts';
 import { createReconcileTask, createWaitlistTask } from './reconciler.ts';
 
 export function createLifecycleTasks(infra: Infra, services: Services, sender?: NotificationSender): BackgroundTask[] {
-  const { config, db, kafka, log } = infra;
+  const { config, db, kafka, log, metrics } = infra;
   return [
-    createReaper({ db, cancellation: services.cancellation, log, intervalMs: config.reaperIntervalMs }),
+    createReaper({ db, cancellation: services.cancellation, log, metrics, intervalMs: config.reaperIntervalMs }),
     createReconcileTask(db, services.reconciler, log, config.reconcileIntervalMs),
     createWaitlistTask(db, services.waitlist, log, Math.min(1000, Math.max(100, config.waitlistOfferSeconds * 250))),
-    createOutboxRelay({ db, producer: kafka.producer, topic: kafka.topics.events, database: config.mysql.database, log }),
+    createOutboxRelay({ db, producer: kafka.producer, topic: kafka.topics.events, database: config.mysql.database, log, metrics }),
     ...createEventHandlers(db, sender ?? createRecordingSender(log)).map((handler) => createEventConsumer(kafka, handler, log)),
   ];
 }

@@ -3,26 +3,41 @@
  * MySQL transaction per activity, settling the Redis reservations before it commits), then releases
  * the refused ones, announces the new statuses, and only then
  * commits the offsets. A crash anywhere before the commit means redelivery, which the persister
- * absorbs (unique order id / request id). A message that keeps failing goes to the dead-letter
- * topic after bounded retries, is recorded FAILED, and its units are released.
+ * absorbs (unique order id / request id).
+ *
+ * Faults (issue #10): the consumer is supervised (a broker restart makes it join again; `ready()`
+ * is false meanwhile). MySQL being away is not the message's fault: a transient error is retried,
+ * with capped backoff, for as long as it lasts, and never dead-letters anything. Only a message
+ * that keeps failing while MySQL answers goes to the dead-letter topic after bounded retries, is
+ * recorded FAILED, and has its units released.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from '@platformatic/kafka';
 import type { BackgroundTask } from '../app.ts';
 import type { Db } from '../db/client.ts';
 import { type Order, parseReservationMessage, type ReservationMessage } from '../domain/order.ts';
+import { isTransientDbError } from '../db/errors.ts';
 import { describe, type Kafka, type StringStream } from '../kafka/client.ts';
+import { superviseConsumer } from '../kafka/supervised-consumer.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
-import { release, settle } from '../redis/stock.ts';
+import { release, restoreReservations, settle } from '../redis/stock.ts';
 import type { ActivityCache } from '../services/activity-cache.ts';
 import type { Inventory } from '../services/inventory.ts';
 import { persistActivityBatch, type Verdict } from '../services/order-persister.ts';
 import type { Orders } from '../services/orders.ts';
+import type { SoldOutFlags } from '../services/sold-out.ts';
 
 type KafkaMessage = Message<string, string, string, string>;
+/** A fetched message and the consumer generation it came from (its offset is only committable there). */
+interface Fetched {
+  raw: KafkaMessage;
+  generation: number;
+}
+
+const MAX_DB_BACKOFF_MS = 5000;
 
 export interface OrderWorkerDeps {
   db: Db;
@@ -32,33 +47,74 @@ export interface OrderWorkerDeps {
   activities: ActivityCache;
   inventory: Inventory;
   orders: Orders;
+  soldOut: SoldOutFlags;
   metrics: Metrics;
   log: Logger;
   maxBatch?: number;
   attempts?: number;
 }
 
-export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
-  const { db, redis, keys, kafka, activities, inventory, orders, metrics } = deps;
+export interface OrderWorker extends BackgroundTask {
+  /** True while the consumer is joined and fetching: readiness of the order pipeline. */
+  ready(): boolean;
+}
+
+export function createOrderWorker(deps: OrderWorkerDeps): OrderWorker {
+  const { db, redis, keys, kafka, activities, inventory, orders, soldOut, metrics } = deps;
   const log = deps.log.child({ component: 'order-worker' });
   const maxBatch = deps.maxBatch ?? 500;
   const attempts = deps.attempts ?? 3;
 
-  let consumer: ReturnType<Kafka['createConsumer']> | undefined;
   let stream: StringStream | undefined;
-  let buffer: KafkaMessage[] = [];
+  let buffer: Fetched[] = [];
   let wake: (() => void) | undefined;
   let running = false;
   let loop: Promise<void> | undefined;
 
+  const supervisor = superviseConsumer({
+    kafka,
+    groupId: kafka.topics.orderWorkerGroup,
+    topic: kafka.topics.orders,
+    log,
+    overrides: { maxWaitTime: 50 },
+    onStream(next, generation) {
+      stream = next;
+      next.on('data', (raw: KafkaMessage) => {
+        buffer.push({ raw, generation });
+        // Back-pressure: stop fetching while a few batches are waiting.
+        if (buffer.length >= maxBatch * 4) next.pause();
+        wake?.();
+      });
+    },
+    onLost(generation) {
+      // Their offsets died with the member: the next member is sent them again.
+      buffer = buffer.filter((f) => f.generation !== generation);
+      stream = undefined;
+    },
+  });
+
+  /**
+   * Retries `fn` while MySQL is unreachable (for as long as that lasts, while running), and a
+   * bounded number of times for any other error, which is then the message's own problem.
+   */
   async function withRetries<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    let failures = 0;
+    for (let transient = 0; ; ) {
       try {
         return await fn();
       } catch (error) {
-        if (attempt >= attempts) throw error;
-        log.warn({ err: describe(error), attempt, what }, 'retrying');
-        await sleep(50 * 2 ** attempt);
+        if (isTransientDbError(error) && running) {
+          transient += 1;
+          metrics.workerDbRetries.inc();
+          // One line at the start of an outage and then every ~20 tries, not one per retry.
+          if (transient === 1 || transient % 20 === 0) log.warn({ err: describe(error), what, transient }, 'MySQL unavailable; retrying');
+          await sleep(Math.min(MAX_DB_BACKOFF_MS, 50 * 2 ** Math.min(transient, 7)));
+          continue;
+        }
+        failures += 1;
+        if (failures >= attempts) throw error;
+        log.warn({ err: describe(error), attempt: failures, what }, 'retrying');
+        await sleep(50 * 2 ** failures);
       }
     }
   }
@@ -67,18 +123,20 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
   async function afterCommit(activityId: string, verdicts: Verdict[]): Promise<void> {
     const activity = await activities.get(activityId);
     const segments = activity?.segments ?? 1;
+    const shards = activity?.shards ?? 1;
     let outOfStock = false;
+    let returned = false;
     for (const verdict of verdicts) {
-      if (verdict.kind !== 'failed' && verdict.kind !== 'superseded') continue;
+      if (verdict.kind !== 'failed') continue;
       const { message } = verdict;
       // A unit MySQL never had must not reappear in Redis; a unit refused for the user's quota
-      // (or a superseded duplicate) is real and goes back on sale.
-      const returnStock = !(verdict.kind === 'failed' && verdict.reason === 'OUT_OF_STOCK');
+      // (or a duplicate request's second id) is real and goes back on sale.
+      const returnStock = verdict.reason !== 'OUT_OF_STOCK';
       outOfStock ||= !returnStock;
-      await release(redis, keys, { ...message, segments, returnStock, forgetAnswer: false });
-      // A superseded order id never gets a row: its QUEUED view must not outlive it.
-      if (verdict.kind === 'superseded') await orders.forgetQueued(message.orderId);
+      const released = await release(redis, keys, { ...message, segments, shards, returnStock, forgetAnswer: false });
+      returned ||= released && returnStock;
     }
+    if (returned) await soldOut.announceReturned(activityId);
     // Redis let through more than MySQL had (drift, or degraded admission): clamp it to the truth.
     // Degraded admissions (Redis was down) took MySQL units Redis never counted: re-load it too.
     const degraded = verdicts.some((v) => v.message.degraded === true);
@@ -105,18 +163,32 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
   }
 
   async function persistGroup(activityId: string, messages: ReservationMessage[]): Promise<Verdict[]> {
-    const verdicts = await persistActivityBatch(db, activityId, messages, (v) =>
-      settle(
-        redis,
-        keys,
-        activityId,
-        v.filter((x) => x.kind === 'accepted' || x.kind === 'duplicate').map((x) => x.message.orderId),
-      ),
-    );
+    let settled: ReservationMessage[] = [];
+    const startedAt = performance.now();
+    const shards = (await activities.get(activityId))?.shards ?? 1;
+    const verdicts = await persistActivityBatch(db, activityId, messages, async (v) => {
+      settled = v.filter((x) => x.kind === 'accepted' || x.kind === 'duplicate').map((x) => x.message);
+      await settle(redis, keys, activityId, settled, shards);
+    }).catch(async (error: unknown) => {
+      // Settled, then the COMMIT failed (MySQL dropped the connection): the orders are not in
+      // MySQL, so their reservations must be in flight again, or a preheat would sell their
+      // units a second time while the redelivered messages take them too.
+      await restoreReservations(redis, keys, activityId, settled, shards).catch((restoreError: unknown) =>
+        log.error({ err: describe(restoreError), activityId }, 'could not restore settled reservations; reconciliation will repair'),
+      );
+      throw error;
+    });
+    metrics.workerPersistDuration.observe((performance.now() - startedAt) / 1000);
     metrics.workerBatchSize.observe(messages.length);
     for (const v of verdicts) {
       if (v.kind === 'accepted') metrics.ordersPersisted.inc({ status: 'PENDING_PAYMENT' });
-      if (v.kind === 'failed') metrics.ordersPersisted.inc({ status: 'FAILED' });
+      if (v.kind !== 'failed') continue;
+      metrics.ordersPersisted.inc({ status: 'FAILED' });
+      if (v.reason === 'DUPLICATE_REQUEST') {
+        // Visible, not silent: the client holding this second id sees it FAILED.
+        metrics.guaranteeBreaches.inc({ kind: 'duplicate_request' });
+        log.warn({ orderId: v.message.orderId, userId: v.message.userId, requestId: v.message.requestId }, 'a request was given two order ids (Redis forgot its answer); the second is FAILED');
+      }
     }
     return verdicts;
   }
@@ -149,13 +221,16 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
         .ignore()
         .execute();
       const activity = await activities.get(message.activityId);
-      await release(redis, keys, { ...message, segments: activity?.segments ?? 1, returnStock: true, forgetAnswer: false });
+      const placement = { segments: activity?.segments ?? 1, shards: activity?.shards ?? 1 };
+      if (await release(redis, keys, { ...message, ...placement, returnStock: true, forgetAnswer: false })) {
+        await soldOut.announceReturned(message.activityId);
+      }
     });
   }
 
-  async function processBatch(batch: KafkaMessage[]): Promise<void> {
+  async function processBatch(batch: Fetched[]): Promise<void> {
     const groups = new Map<string, Array<{ raw: KafkaMessage; message: ReservationMessage }>>();
-    for (const raw of batch) {
+    for (const { raw } of batch) {
       let message: ReservationMessage;
       try {
         message = parseReservationMessage(raw.value);
@@ -187,10 +262,10 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
     }
   }
 
-  async function commit(batch: KafkaMessage[]): Promise<void> {
+  async function commit(batch: Fetched[]): Promise<void> {
     // Committing the last message of each partition commits everything before it.
     const last = new Map<number, KafkaMessage>();
-    for (const message of batch) last.set(message.partition, message);
+    for (const { raw } of batch) last.set(raw.partition, raw);
     await Promise.all([...last.values()].map((m) => m.commit()));
   }
 
@@ -214,24 +289,22 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
         log.error({ err: describe(error) }, 'order batch failed; it will be redelivered');
         if (!running) break;
         await sleep(500);
-        buffer = [...batch, ...buffer];
+        // Only a batch of the live member is retried here; an older one was already handed to
+        // the new member by Kafka (retrying it would fail its commit forever).
+        const live = batch.filter((f) => f.generation === supervisor.generation && supervisor.consuming);
+        buffer = [...live, ...buffer];
       }
     }
   }
 
   return {
     name: 'order-worker',
+    ready: () => supervisor.consuming,
     async start() {
-      consumer = kafka.createConsumer(kafka.topics.orderWorkerGroup, { maxWaitTime: 50 });
-      stream = await consumer.consume({ topics: [kafka.topics.orders], mode: 'committed', fallbackMode: 'earliest' });
       running = true;
-      stream.on('data', (message: KafkaMessage) => {
-        buffer.push(message);
-        // Back-pressure: stop fetching while a few batches are waiting.
-        if (buffer.length >= maxBatch * 4) stream?.pause();
-        wake?.();
-      });
-      stream.on('error', (error: unknown) => log.error({ err: describe(error) }, 'order stream error'));
+      // Joining can wait out a dead member's session: the process does not wait for it (the API
+      // listens meanwhile, and readiness says the pipeline is not consuming yet).
+      supervisor.start();
       loop = run();
     },
     async stop() {
@@ -242,8 +315,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): BackgroundTask {
       buffer = [];
       wake?.();
       await loop;
-      await stream?.close().catch(() => {});
-      await consumer?.close(true).catch(() => {});
+      await supervisor.stop();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { BackgroundTask } from '../app.ts';
 import type { Db } from '../db/client.ts';
 import type { StringProducer } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
+import { type Metrics, timeProduce } from '../metrics.ts';
 import { periodicTask } from './periodic.ts';
 
 export interface OutboxEvent {
@@ -27,6 +28,7 @@ export interface RelayDeps {
   topic: string;
   database: string;
   log: Logger;
+  metrics?: Pick<Metrics, 'kafkaProduceDuration'>;
   intervalMs?: number;
   batchSize?: number;
 }
@@ -53,7 +55,8 @@ export function createOutboxRelay(deps: RelayDeps) {
             .limit(batchSize)
             .execute();
           if (rows.length === 0) break;
-          await producer.send({
+          await timeProduce(deps.metrics, 'events', () =>
+            producer.send({
             messages: rows.map((row) => {
               const event: OutboxEvent = {
                 eventId: String(row.id),
@@ -64,7 +67,8 @@ export function createOutboxRelay(deps: RelayDeps) {
               };
               return { topic, key: row.aggregate_id, value: JSON.stringify(event) };
             }),
-          });
+            }),
+          );
           await conn
             .updateTable('outbox')
             .set({ published_at: new Date() })

@@ -9,6 +9,7 @@ import type { BackgroundTask } from '../app.ts';
 import type { Db } from '../db/client.ts';
 import type { Order } from '../domain/order.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Cancellation } from '../services/cancellation.ts';
 import { retryTransaction } from '../services/tx.ts';
 import { periodicTask } from './periodic.ts';
@@ -17,6 +18,7 @@ export interface ReaperDeps {
   db: Db;
   cancellation: Cancellation;
   log: Logger;
+  metrics?: Pick<Metrics, 'reaperExpired'>;
   intervalMs: number;
   batchSize?: number;
   /** Upper bound of batches per tick, so one tick never runs unbounded. */
@@ -49,7 +51,10 @@ export function createReaper(deps: ReaperDeps) {
         return { cancelled: await cancellation.cancelLocked(trx, rows, 'PAYMENT_TIMEOUT'), seen: rows.length };
       }),
     );
-    if (cancelled.length > 0) await cancellation.returnUnits(cancelled);
+    if (cancelled.length > 0) {
+      deps.metrics?.reaperExpired.inc(cancelled.length);
+      await cancellation.returnUnits(cancelled);
+    }
     return { cancelled, full: seen === batchSize };
   }
 

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, DEV_SECRETS, loadConfig } from '../../src/config.ts';
+import { replicationFor } from '../../src/kafka/topics.ts';
 import { testEnv } from '../support/env.ts';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -38,6 +39,12 @@ describe('config defaults (API.md table)', () => {
   test('Kafka: 127.0.0.1:9092, topic prefix seckill', () => {
     assert.deepEqual(config.kafka.brokers, ['127.0.0.1:9092']);
     assert.equal(config.kafka.topicPrefix, 'seckill');
+  });
+
+  test('Kafka: 12 order partitions; replication left to the cluster (undefined until ensureTopics)', () => {
+    assert.equal(config.kafka.orderPartitions, 12);
+    assert.equal(config.kafka.replicationFactor, undefined);
+    assert.equal(config.kafka.minInsyncReplicas, undefined);
   });
 
   test('secrets fall back to dev defaults, each listed in devDefaults', () => {
@@ -138,6 +145,17 @@ describe('config values', () => {
     assert.equal(c.degradeAdmitRatio, 0.25);
   });
 
+  test('Kafka partitions, replication factor and min.insync.replicas are read', () => {
+    const c = loadConfig({
+      SECKILL_KAFKA_ORDER_PARTITIONS: '24',
+      SECKILL_KAFKA_REPLICATION_FACTOR: '3',
+      SECKILL_KAFKA_MIN_INSYNC_REPLICAS: '2',
+    });
+    assert.equal(c.kafka.orderPartitions, 24);
+    assert.equal(c.kafka.replicationFactor, 3);
+    assert.equal(c.kafka.minInsyncReplicas, 2);
+  });
+
   test('a degrade ratio of exactly 1 is allowed', () => {
     assert.equal(loadConfig({ SECKILL_DEGRADE_ADMIT_RATIO: '1' }).degradeAdmitRatio, 1);
   });
@@ -171,6 +189,13 @@ describe('bad configuration is refused with a ConfigError naming the variable', 
     ['bad prefix', 'SECKILL_REDIS_PREFIX', 'has space'],
     ['bad prefix', 'SECKILL_KAFKA_TOPIC_PREFIX', 'a/b'],
     ['short secret', 'SECKILL_JWT_SECRET', 'short'],
+    ['zero partitions', 'SECKILL_KAFKA_ORDER_PARTITIONS', '0'],
+    ['fractional partitions', 'SECKILL_KAFKA_ORDER_PARTITIONS', '1.5'],
+    ['non-numeric partitions', 'SECKILL_KAFKA_ORDER_PARTITIONS', 'many'],
+    ['zero replication factor', 'SECKILL_KAFKA_REPLICATION_FACTOR', '0'],
+    ['non-numeric replication factor', 'SECKILL_KAFKA_REPLICATION_FACTOR', 'three'],
+    ['zero min in-sync replicas', 'SECKILL_KAFKA_MIN_INSYNC_REPLICAS', '0'],
+    ['negative min in-sync replicas', 'SECKILL_KAFKA_MIN_INSYNC_REPLICAS', '-2'],
   ];
 
   for (const [kind, variable, value] of cases) {
@@ -187,6 +212,38 @@ describe('bad configuration is refused with a ConfigError naming the variable', 
       );
     });
   }
+});
+
+describe('Kafka replication that cannot work is refused naming the variable', () => {
+  const refuses = (fn: () => unknown, variable: string) =>
+    assert.throws(fn, (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+      assert.equal(error.variable, variable);
+      assert.match(error.message, new RegExp(`\\b${variable}\\b`));
+      assert.ok(!error.message.includes('\n'), 'one line');
+      return true;
+    });
+
+  test('min.insync.replicas above the replication factor, both set: refused at load', () => {
+    refuses(() => loadConfig({ SECKILL_KAFKA_REPLICATION_FACTOR: '2', SECKILL_KAFKA_MIN_INSYNC_REPLICAS: '3' }), 'SECKILL_KAFKA_MIN_INSYNC_REPLICAS');
+  });
+
+  test('defaults follow the cluster: RF min(3, brokers), min ISR min(2, RF)', () => {
+    assert.deepEqual(replicationFor(1, {}), { replicationFactor: 1, minInsyncReplicas: 1 });
+    assert.deepEqual(replicationFor(2, {}), { replicationFactor: 2, minInsyncReplicas: 2 });
+    assert.deepEqual(replicationFor(3, {}), { replicationFactor: 3, minInsyncReplicas: 2 });
+    assert.deepEqual(replicationFor(5, {}), { replicationFactor: 3, minInsyncReplicas: 2 });
+    assert.deepEqual(replicationFor(5, { replicationFactor: 5 }), { replicationFactor: 5, minInsyncReplicas: 2 });
+    assert.deepEqual(replicationFor(3, { minInsyncReplicas: 1 }), { replicationFactor: 3, minInsyncReplicas: 1 });
+  });
+
+  test('a replication factor above the brokers the cluster reports: refused when topics are ensured', () => {
+    refuses(() => replicationFor(1, { replicationFactor: 3 }), 'SECKILL_KAFKA_REPLICATION_FACTOR');
+  });
+
+  test('min.insync.replicas above the replication factor the cluster gives: refused when topics are ensured', () => {
+    refuses(() => replicationFor(1, { minInsyncReplicas: 2 }), 'SECKILL_KAFKA_MIN_INSYNC_REPLICAS');
+  });
 });
 
 describe('the CLI with a bad value', () => {

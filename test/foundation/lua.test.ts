@@ -21,16 +21,21 @@ const SCRIPTS_DIR = new URL('../../src/redis/scripts/', import.meta.url);
  * (or a new script) must update this map deliberately, in the same change.
  */
 const PINNED: Record<string, { file: string; sha: string }> = {
+  claimGive: { file: 'claimGive-8.lua', sha: 'bf0c566b682a0709ed948aa00c0e23c9dd41e091' },
+  confirm: { file: 'confirm-2.lua', sha: '7e755f72f060c3055bcd681423f04c8651ea41bb' },
   lease: { file: 'lease-1.lua', sha: '78dc1b1eacf39846103ee0c6b2e8da180f7455b6' },
-  load: { file: 'load-4.lua', sha: 'ceaeb04581e23f356ed2b018d15829ca3f47c61a' },
-  release: { file: 'release-5.lua', sha: '23868013c66c6e1bb976fc8d31fbacbdd7e74bc4' },
-  reserve: { file: 'reserve-6.lua', sha: 'a8e23132ddd2d259f113f1cc75703532b690fde8' },
+  load: { file: 'load-5.lua', sha: '15cd786f12630f47dd92672d20f2133ff62a40c4' },
+  release: { file: 'release-6.lua', sha: 'b018af9cb61985cea2987a0b3a82910c22f99d2e' },
+  reserve: { file: 'reserve-7.lua', sha: '41c9839fd1b17feaa7142fc841dd24926ffdff6c' },
   restock: { file: 'restock-5.lua', sha: '00142a5a05f798da4377ae33935d90e0b4414d6f' },
+  stealGive: { file: 'stealGive-3.lua', sha: '3ffa7bb8d18784ff93b683aff0923698e90bdd7e' },
+  stealTake: { file: 'stealTake-4.lua', sha: 'fe628db47890bacef55f6b4cb3370c28a99d034a' },
   takeChallenge: { file: 'takeChallenge-1.lua', sha: 'c8165d05cd92742bc883d98cedec5356aaa435ca' },
   throttle: { file: 'throttle-1.lua', sha: '02d0fc3e455f9323d5c89ee5d91dc4ff59c53a2b' },
-  waitlistClaim: { file: 'waitlistClaim-7.lua', sha: '3fd71e5092ec6a14d66e39157878c4e2d59c020e' },
+  waitlistClaim: { file: 'waitlistClaim-8.lua', sha: 'bb38fdb1b8d4827fe6043d6cb75e4e965508bfa6' },
   waitlistJoin: { file: 'waitlistJoin-5.lua', sha: 'f1755d5cd2cf51defb57e05da6342b3c7c432d43' },
   waitlistOffer: { file: 'waitlistOffer-6.lua', sha: 'f5c77e894aaaccefcb8587a8383fccaeca89c95d' },
+  waitlistTake: { file: 'waitlistTake-4.lua', sha: '029fcac396367911abc38c767793e91d3c6485dd' },
 };
 
 const sha1 = (text: string | Buffer) => createHash('sha1').update(text).digest('hex');
@@ -99,7 +104,7 @@ describe('load through EVALSHA on the real Redis', () => {
   let monitor: Redis;
   const seen: Seen[] = [];
 
-  const loadKeys = [keys.nonEmpty, keys.remaining, keys.reservations, keys.waitlist.held];
+  const loadKeys = [keys.nonEmpty, keys.remaining, keys.reservations, keys.waitlist.held, keys.transit];
   const load = (available: number, segments = 3) =>
     runScript<[number, number, number]>(redis, 'load', loadKeys, [keys.segmentPrefix, segments, available]);
 

@@ -11,6 +11,7 @@ import { buildServer } from '../../src/http/server.ts';
 import type { Infra } from '../../src/infra.ts';
 import { createKafka } from '../../src/kafka/client.ts';
 import { testEnv } from '../support/env.ts';
+import { waitFor } from '../support/http.ts';
 
 describe('ops endpoints on a running app', () => {
   const env = testEnv({}, 'rdy');
@@ -29,7 +30,9 @@ describe('ops endpoints on a running app', () => {
     await env.cleanup();
   });
 
-  test('GET /readyz → 200 with every dependency up', async () => {
+  test('GET /readyz → 200 with every dependency up, once the order consumer has joined', async () => {
+    // The server listens before its consumers join (issue #10, fault 7): not ready until they have.
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 30_000, 'readyz 200');
     const res = await fetch(`${base}/readyz`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /application\/json/);

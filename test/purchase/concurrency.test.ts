@@ -147,6 +147,33 @@ describe('2,000 users x 3 concurrent requests for 200 units over 8 segments', ()
     await checkOutcome(t, activity.id, results, 3);
   });
 
+  test('shards 4 (issue #11): 200 units over 4 shards, every unit sold, none twice, replays identical, one per user', async () => {
+    const { activity } = await t.createSale({ stock: STOCK, segments: 8, shards: 4, limitPerUser: 1 });
+    assert.equal(activity.shards, 4);
+    const results = await crowd(t, activity.id, () => 1);
+    const winners = await checkOutcome(t, activity.id, results, 1);
+    assert.equal(winners.size, STOCK);
+    assert.equal(new Set([...winners.values()].map((a) => a.userId)).size, STOCK, 'no user holds two units');
+    // Every shard sold (each buyer reserves on its home shard), and nothing is left in transit.
+    const { redis, keys } = t.app.infra;
+    for (let i = 0; i < 4; i++) {
+      const k = keys.shard(activity.id, 4, i);
+      assert.equal(await redis.get(k.remaining), '0', `shard ${i} sold out`);
+      assert.equal(await redis.hlen(k.transit), 0, `shard ${i} has nothing in transit`);
+    }
+  });
+
+  test('shards 4, limitPerUser 3, quantities 1-3: exactly 200 units sold, no user above 3', async () => {
+    const { activity } = await t.createSale({ stock: STOCK, segments: 8, shards: 4, limitPerUser: 3 });
+    const q = new Map<string, number>();
+    const results = await crowd(t, activity.id, (user, which) => {
+      const key = `${user}${which}`;
+      if (!q.has(key)) q.set(key, 1 + Math.floor(Math.random() * 3));
+      return q.get(key) as number;
+    });
+    await checkOutcome(t, activity.id, results, 3);
+  });
+
   test('a SOLD_OUT for more units than are left does not stop single-unit buyers', async () => {
     const { activity } = await t.createSale({ stock: 3, limitPerUser: 3 });
     assert.equal((await t.buy('big-1', activity.id, 'r1', 2)).status, 202);

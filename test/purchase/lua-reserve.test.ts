@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { closeRedis, createRedis, type RedisClient } from '../../src/redis/client.ts';
 import { createKeys, type Keys } from '../../src/redis/keys.ts';
-import { type ReserveInput, getReservation, load, release, remaining, reserve, restock, settle } from '../../src/redis/stock.ts';
+import { confirm, type ReserveInput, getReservation, load, release, remaining, reserve, restock, settle } from '../../src/redis/stock.ts';
 import { deleteRedisPrefix, REDIS_URL, uniqueId } from '../support/env.ts';
 
 // Each script's SHA is pinned once, in test/foundation/lua.test.ts.
@@ -30,6 +30,13 @@ const newActivity = () => String(nextActivity++);
 
 function input(activityId: string, userId: string, requestId: string, quantity = 1, limitPerUser = 1): ReserveInput {
   return { activityId, userId, requestId, quantity, limitPerUser, orderId: String(nextOrder++), nowMs: Date.now(), ttlSeconds: 3600 };
+}
+
+/** A reservation whose publish was acknowledged (what a finished purchase leaves behind). */
+async function reserveConfirmed(req: ReserveInput) {
+  const result = await reserve(redis, keys, req);
+  if (result.kind === 'reserved') await confirm(redis, keys, req);
+  return result;
 }
 
 async function segments(activityId: string, count: number): Promise<number[]> {
@@ -68,9 +75,15 @@ describe('reserve', () => {
     assert.ok((await redis.ttl(k.user('u1'))) > 0, 'user count expires');
     const reservation = await getReservation(redis, keys, a, req.orderId);
     assert.deepEqual({ ...reservation, reservedAtMs: 0 }, { orderId: req.orderId, userId: 'u1', quantity: 1, reservedAtMs: 0, requestId: 'r1' });
-    assert.equal(await redis.get(k.request('u1', 'r1')), `O:${req.orderId}`);
+    assert.equal(await redis.get(k.request('u1', 'r1')), `P:${req.orderId}`, 'pending until the publish is confirmed');
+    assert.equal(await redis.hexists(k.pending, req.orderId), 1);
     assert.ok((await redis.ttl(k.request('u1', 'r1'))) > 0, 'answer expires');
     assert.equal(await redis.get(k.lastOrder('u1')), req.orderId);
+    assert.equal(await confirm(redis, keys, req), true);
+    assert.equal(await redis.get(k.request('u1', 'r1')), `O:${req.orderId}`);
+    assert.ok((await redis.ttl(k.request('u1', 'r1'))) > 0, 'confirming keeps the expiry');
+    assert.equal(await redis.hexists(k.pending, req.orderId), 0);
+    assert.equal(await confirm(redis, keys, req), false, 'confirming twice changes nothing');
   });
 
   test('replay of a success returns the same order id and reserves nothing more', async () => {
@@ -78,6 +91,9 @@ describe('reserve', () => {
     await load(redis, keys, a, 2, 10);
     const first = input(a, 'u1', 'r1', 1, 5);
     await reserve(redis, keys, first);
+    // Before the publish is confirmed a replay learns only that it is pending (issue #10, fault 2).
+    assert.deepEqual(await reserve(redis, keys, { ...first, orderId: String(nextOrder++) }), { kind: 'pending', orderId: first.orderId });
+    await confirm(redis, keys, first);
     const again = await reserve(redis, keys, { ...first, orderId: String(nextOrder++) });
     assert.deepEqual(again, { kind: 'replay', orderId: first.orderId });
     assert.equal(await remaining(redis, keys, a), 9);
@@ -105,7 +121,7 @@ describe('reserve', () => {
   test('SOLD_OUT when short, stored; its replay stays SOLD_OUT even after units come back', async () => {
     const a = newActivity();
     await load(redis, keys, a, 1, 2);
-    await reserve(redis, keys, input(a, 'u1', 'r1', 2, 5));
+    await reserveConfirmed(input(a, 'u1', 'r1', 2, 5));
     const late = input(a, 'u2', 'r1');
     assert.deepEqual(await reserve(redis, keys, late), { kind: 'refused', code: 'SOLD_OUT' });
     assert.equal(await redis.get(keys.activity(a).request('u2', 'r1')), 'E:SOLD_OUT');
@@ -115,6 +131,19 @@ describe('reserve', () => {
     assert.deepEqual(await reserve(redis, keys, { ...late, orderId: String(nextOrder++) }), { kind: 'refused', code: 'SOLD_OUT' });
     const fresh = input(a, 'u2', 'r2');
     assert.deepEqual(await reserve(redis, keys, fresh), { kind: 'reserved', orderId: fresh.orderId });
+  });
+
+  test('short of stock while a publish is unconfirmed: busy, not SOLD_OUT, and nothing stored', async () => {
+    const a = newActivity();
+    await load(redis, keys, a, 1, 1);
+    const last = input(a, 'u1', 'r1');
+    await reserve(redis, keys, last);
+    const late = input(a, 'u2', 'r1');
+    // The last unit may come back (a failed publish): SOLD_OUT now would be false (fault 6).
+    assert.deepEqual(await reserve(redis, keys, late), { kind: 'busy' });
+    assert.equal(await redis.exists(keys.activity(a).request('u2', 'r1')), 0);
+    await confirm(redis, keys, last);
+    assert.deepEqual(await reserve(redis, keys, { ...late, orderId: String(nextOrder++) }), { kind: 'refused', code: 'SOLD_OUT' });
   });
 
   test('quantity > remaining is SOLD_OUT and takes nothing', async () => {
@@ -138,9 +167,10 @@ describe('reserve', () => {
     assert.equal(left.reduce((x, y) => x + y, 0), 5);
     assert.deepEqual(await nonEmpty(a), left.flatMap((units, i) => (units > 0 ? [i] : [])), 'nonEmpty tracks the segments');
     // Five single-unit buyers find the five units wherever they are; the next is refused.
+    await confirm(redis, keys, three);
     for (let i = 0; i < 5; i++) {
       const r = input(a, `s${i}`, 'r');
-      assert.equal((await reserve(redis, keys, r)).kind, 'reserved', `buyer ${i}`);
+      assert.equal((await reserveConfirmed(r)).kind, 'reserved', `buyer ${i}`);
     }
     assert.deepEqual(await reserve(redis, keys, input(a, 'late', 'r')), { kind: 'refused', code: 'SOLD_OUT' });
     assert.equal(await remaining(redis, keys, a), 0);
@@ -204,6 +234,17 @@ describe('release', () => {
     assert.equal(await redis.get(keys.activity(a).request('u1', 'r1')), `O:${req.orderId}`);
   });
 
+  test('forgetAnswer 0 on a pending answer: the order id stands for replays', async () => {
+    const a = newActivity();
+    await load(redis, keys, a, 1, 5);
+    const req = input(a, 'u1', 'r1');
+    await reserve(redis, keys, req);
+    const base = { activityId: a, userId: 'u1', requestId: 'r1', orderId: req.orderId, quantity: 1, segments: 1 };
+    assert.equal(await release(redis, keys, { ...base, returnStock: true, forgetAnswer: false }), true);
+    assert.equal(await redis.get(keys.activity(a).request('u1', 'r1')), `O:${req.orderId}`);
+    assert.equal(await redis.hlen(keys.activity(a).pending), 0);
+  });
+
   test('forgetAnswer 1: the same requestId reserves afresh', async () => {
     const a = newActivity();
     await load(redis, keys, a, 1, 5);
@@ -212,6 +253,7 @@ describe('release', () => {
     const base = { activityId: a, userId: 'u1', requestId: 'r1', orderId: req.orderId, quantity: 1, segments: 1 };
     assert.equal(await release(redis, keys, { ...base, returnStock: true, forgetAnswer: true }), true);
     assert.equal(await redis.exists(keys.activity(a).request('u1', 'r1')), 0);
+    assert.equal(await redis.hlen(keys.activity(a).pending), 0, 'no longer pending: SOLD_OUT can be said again');
     const retry = input(a, 'u1', 'r1');
     assert.deepEqual(await reserve(redis, keys, retry), { kind: 'reserved', orderId: retry.orderId });
     assert.equal(await remaining(redis, keys, a), 4);

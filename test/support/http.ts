@@ -67,6 +67,8 @@ export interface SaleOptions {
   stock?: number;
   limitPerUser?: number;
   segments?: number;
+  /** Redis shards of the stock (issue #11). */
+  shards?: number;
   priceCents?: number;
   startAt?: Date;
   endAt?: Date;
@@ -108,6 +110,7 @@ export async function startTestApp(overrides: Record<string, string> = {}, label
         limitPerUser: options.limitPerUser ?? 1,
         paymentTimeoutSeconds: options.paymentTimeoutSeconds ?? 3600,
         ...(options.segments === undefined ? {} : { segments: options.segments }),
+        ...(options.shards === undefined ? {} : { shards: options.shards }),
       });
       if (a.status !== 201) throw new Error(`create activity: ${a.status} ${JSON.stringify(a.body)}`);
       return { commodityId: c.body.commodity.id, activity: a.body.activity };

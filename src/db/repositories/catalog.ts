@@ -35,6 +35,7 @@ export function toActivity(row: ActivityJoined): Activity {
     antiBot: row.anti_bot as AntiBot,
     challengeDifficulty: row.challenge_difficulty,
     segments: row.segments,
+    shards: row.shards,
     commodity: {
       id: String(row.commodity_id),
       name: row.c_name,
@@ -104,6 +105,7 @@ export async function insertActivity(db: Db, activity: NewActivity): Promise<Act
         anti_bot: activity.antiBot,
         challenge_difficulty: activity.challengeDifficulty,
         segments: activity.segments,
+        shards: activity.shards,
       })
       .executeTakeFirstOrThrow();
     const activityId = String(result.insertId);

@@ -30,6 +30,8 @@ export async function findLatestOrder(db: Db, activityId: string, userId: string
     .selectAll()
     .where('user_id', '=', userId)
     .where('activity_id', '=', activityId)
+    // A second id given to an already-ordered request is not the user's order (004).
+    .where('duplicate_of', '=', '0')
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();

@@ -1,7 +1,18 @@
+import { Type } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { AppError } from '../../domain/errors.ts';
 import type { Services } from '../../services/container.ts';
 import { parseCallbackBody, SIGNATURE_HEADER, verifySignature } from '../../services/payments.ts';
+import { errors, Ok } from '../response-schemas.ts';
+import { Cents, DecimalId } from '../schemas.ts';
+
+/** What the provider sends; documented here, checked by parseCallbackBody after the signature. */
+const CallbackBody = Type.Object({
+  paymentId: DecimalId,
+  orderId: DecimalId,
+  status: Type.Union([Type.Literal('SUCCEEDED'), Type.Literal('FAILED')]),
+  amountCents: Cents,
+});
 
 /**
  * `POST /api/v1/payments/callback` from the payment provider. The body is kept as the raw string
@@ -14,14 +25,30 @@ export function paymentRoutes(services: Services, secret: string): FastifyPlugin
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
-    app.post('/api/v1/payments/callback', async (request) => {
-      const raw = typeof request.body === 'string' ? request.body : '';
-      const signature = request.headers[SIGNATURE_HEADER];
-      if (!verifySignature(secret, raw, Array.isArray(signature) ? signature[0] : signature)) {
-        throw new AppError('BAD_SIGNATURE', 'missing or invalid X-Seckill-Signature');
-      }
-      await payments.callback(parseCallbackBody(raw));
-      return { ok: true };
-    });
+    app.post(
+      '/api/v1/payments/callback',
+      {
+        schema: {
+          tags: ['payment provider'],
+          security: [{ paymentSignature: [] }],
+          description:
+            'Signed by the provider: X-Seckill-Signature: sha256=<hex HMAC-SHA256(SECKILL_PAYMENT_SECRET, raw body)>, else 401 BAD_SIGNATURE and nothing changes. SUCCEEDED on a PENDING_PAYMENT order → PAID; FAILED → CANCELLED (PAYMENT_FAILED); SUCCEEDED on an order already cancelled → stays CANCELLED and the payment is owed a refund (GET /api/v1/admin/refunds). Replays answer 200 and change nothing; a wrong amountCents is 400.',
+          body: CallbackBody,
+          response: { 200: Ok, ...errors(400, 401, 404) },
+        },
+        // The body is still the raw string when validation would run (the signature needs the
+        // exact bytes): the schema above is for the document, parseCallbackBody is the check.
+        validatorCompiler: () => () => true,
+      },
+      async (request) => {
+        const raw = typeof request.body === 'string' ? request.body : '';
+        const signature = request.headers[SIGNATURE_HEADER];
+        if (!verifySignature(secret, raw, Array.isArray(signature) ? signature[0] : signature)) {
+          throw new AppError('BAD_SIGNATURE', 'missing or invalid X-Seckill-Signature');
+        }
+        await payments.callback(parseCallbackBody(raw));
+        return { ok: true };
+      },
+    );
   };
 }

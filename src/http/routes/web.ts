@@ -1,24 +1,44 @@
 /**
  * The web pages (issue #7), served by the API process itself: the product page
- * `/activities/{id}`, the operator dashboard `/admin`, their bundles under `/assets/`, and the
+ * `/activities/{id}`, the operator dashboard `/admin`, their assets under `/assets/`, and the
  * dashboard's live feed `GET /api/v1/admin/activities/{id}/live` (Server-Sent Events, admin token).
  *
- * The bundles are built by `npm ci` (the `prepare` script); when web/dist is missing or older than
+ * The pages are built by `npm ci` (the `prepare` script); when web/dist is missing or older than
  * its sources the plugin builds it before the server listens, so `npm start` and the tests work
  * from a fresh clone either way.
+ *
+ * Caching (issue #12: 100,000 buyers must not load the purchase instances with page traffic): the
+ * assets have content-hashed names, so they are `immutable` for a year — a browser or CDN fetches
+ * each once per deploy; the HTML pages are tiny shells a CDN may keep for a few seconds and a
+ * browser revalidates by ETag (304, no body). Both come precompressed (brotli, else gzip) from the
+ * build, never compressed per request.
  */
 import { mkdir } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import type { FastifyReply } from 'fastify';
+import { join, sep } from 'node:path';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { buildWeb, DIST, needsBuild } from '../../../web/build.ts';
+import { ASSETS_DIR, buildWeb, DIST, needsBuild } from '../../../web/build.ts';
 import type { Infra } from '../../infra.ts';
 import type { Services } from '../../services/container.ts';
 import { errorBody } from '../errors.ts';
+import { liveStreamDoc } from '../response-schemas.ts';
 import { IdParams } from '../schemas.ts';
 
 const LIVE_INTERVAL_MS = 1000;
+const ASSETS_ROOT = join(DIST, ASSETS_DIR);
+/** Hashed names change with their content: cache forever, never revalidate. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/**
+ * The HTML shells: browsers revalidate every time (ETag → 304), a shared cache may serve one for
+ * 30 s (and a stale one while it refetches), so a CDN sends the origin about one request per page
+ * per 30 s however many buyers arrive, and a deploy reaches everyone within a minute.
+ */
+const HTML_CACHE = 'public, max-age=0, s-maxage=30, stale-while-revalidate=30';
+const ICON_CACHE = 'public, max-age=86400';
+/** The canonical decimal id, as the API accepts it (schemas.ts DecimalId). */
+const CANONICAL_ID = /^[1-9][0-9]{0,19}$/;
 
 // One build per process, however many apps a test run starts.
 let building: Promise<void> | undefined;
@@ -53,25 +73,43 @@ export function webRoutes(infra: Infra, services: Services): FastifyPluginAsyncT
   const { catalog, inventory, adminAuth } = services;
   return async (app) => {
     const buildError = await ensureBuilt(infra.log);
-    await mkdir(DIST, { recursive: true });
-    await app.register(fastifyStatic, { root: DIST, prefix: '/assets/', decorateReply: true, maxAge: 0, cacheControl: true });
+    await mkdir(ASSETS_ROOT, { recursive: true });
+    await app.register(fastifyStatic, {
+      root: ASSETS_ROOT,
+      prefix: `/${ASSETS_DIR}/`,
+      decorateReply: true,
+      preCompressed: true,
+      cacheControl: false,
+      // Set per file here (send's own header cannot tell an asset from a page).
+      setHeaders: (res, path) => {
+        res.setHeader('cache-control', path.startsWith(ASSETS_ROOT + sep) ? IMMUTABLE : /\.html(\.br|\.gz)?$/.test(path) ? HTML_CACHE : ICON_CACHE);
+        // The body depends on Accept-Encoding: a shared cache must keep the variants apart.
+        res.setHeader('vary', 'Accept-Encoding');
+      },
+    });
 
-    const page = (file: string) => async (_request: unknown, reply: FastifyReply) => {
+    const sendPage = (reply: FastifyReply, file: string, status = 200) => {
       if (buildError !== undefined) {
         return reply.status(503).send(errorBody('NOT_READY', `the web pages could not be built: ${buildError}`));
       }
-      reply.header('Cache-Control', 'no-cache');
-      return reply.sendFile(file);
+      return reply.status(status).sendFile(file, DIST);
     };
-    app.get('/activities/:id', { schema: { params: IdParams } }, page('product.html'));
-    app.get('/admin', page('admin.html'));
+    // No params schema: a malformed id gets the friendly HTML page, not the API's 400 JSON.
+    app.get('/activities/:id', { schema: { hide: true } }, async (request: FastifyRequest<{ Params: { id: string } }>, reply) =>
+      CANONICAL_ID.test(request.params.id) ? sendPage(reply, 'product.html') : sendPage(reply, 'not-found.html', 404),
+    );
+    app.get('/admin', { schema: { hide: true } }, async (_request, reply) => sendPage(reply, 'admin.html'));
+    app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => {
+      // The SVG, under the name browsers ask for unprompted (Content-Type image/svg+xml says what it is).
+      return sendPage(reply, 'favicon.svg');
+    });
 
     // Live feed for the dashboard: stats (MySQL + Redis) and this instance's seckill_* metrics,
     // once a second. The browser reads it with fetch() so the admin token stays in a header.
     const streams = new Map<ServerResponse, NodeJS.Timeout>();
     app.get(
       '/api/v1/admin/activities/:id/live',
-      { onRequest: async (request) => adminAuth(request), schema: { params: IdParams } },
+      { onRequest: async (request) => adminAuth(request), schema: { ...liveStreamDoc, params: IdParams } },
       async (request, reply) => {
         const activity = await catalog.require(request.params.id);
         reply.hijack();

@@ -11,6 +11,7 @@
   KEYS[5] reservations  hash orderId -> "userId|quantity|reservedAtMs|requestId"
   KEYS[6] lastOrder
   KEYS[7] expired       SET of users whose offer ran out
+  KEYS[8] pending       hash orderId -> "reservedAtMs|userId|requestId" (see reserve-7.lua)
 
   ARGV[1] userId
   ARGV[2] quantity      an offer is for one unit; other quantities go the normal way
@@ -21,7 +22,7 @@
   ARGV[7] ttlSeconds
 
   Returns {code, value}:
-     1, orderId   reserved now from the held unit
+     1, orderId   reserved now from the held unit (answer stored pending, as in reserve-7.lua)
      2, answer    replay of this requestId
      0, ''        no live offer for this user (nothing changed)
     -2, ''        LIMIT_EXCEEDED (stored as the answer; the offer is left to expire and pass on)
@@ -33,6 +34,7 @@ local answerKey = KEYS[4]
 local reservationsKey = KEYS[5]
 local lastOrderKey = KEYS[6]
 local expiredKey = KEYS[7]
+local pendingKey = KEYS[8]
 
 local userId = ARGV[1]
 local quantity = tonumber(ARGV[2])
@@ -62,6 +64,7 @@ redis.call('DECRBY', heldKey, quantity)
 redis.call('INCRBY', userUnitsKey, quantity)
 redis.call('EXPIRE', userUnitsKey, ttlSeconds)
 redis.call('HSET', reservationsKey, orderId, userId .. '|' .. quantity .. '|' .. nowMs .. '|' .. requestId)
-redis.call('SET', answerKey, 'O:' .. orderId, 'EX', ttlSeconds)
+redis.call('HSET', pendingKey, orderId, nowMs .. '|' .. userId .. '|' .. requestId)
+redis.call('SET', answerKey, 'P:' .. orderId, 'EX', ttlSeconds)
 redis.call('SET', lastOrderKey, orderId, 'EX', ttlSeconds)
 return {1, orderId}

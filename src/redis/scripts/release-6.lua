@@ -7,14 +7,18 @@
   KEYS[2] remaining
   KEYS[3] userUnits
   KEYS[4] reservations
-  KEYS[5] answer        deleted when ARGV[6] = 1, so the client may retry the same requestId
+  KEYS[5] answer        the stored answer for (user, requestId)
+  KEYS[6] pending       hash orderId -> ...: reservations whose publish is not confirmed
 
   ARGV[1] segmentPrefix
   ARGV[2] segment        which segment receives the units back
   ARGV[3] orderId
   ARGV[4] quantity
   ARGV[5] returnStock    1: the units go back on sale; 0: they are gone (MySQL had none to give)
-  ARGV[6] forgetAnswer   1: delete the stored answer
+  ARGV[6] forgetAnswer   1: the client was never told 202 (the publish surely failed): a pending
+                         answer is deleted, so a retry of the requestId starts afresh;
+                         0: the order id stands (it has, or will have, a FAILED row): a pending
+                         answer becomes "O:<orderId>", so replays are told that id
 
   Returns 1 when released now, 0 when it had already been released or settled.
 ]]
@@ -23,6 +27,7 @@ local remainingKey = KEYS[2]
 local userUnitsKey = KEYS[3]
 local reservationsKey = KEYS[4]
 local answerKey = KEYS[5]
+local pendingKey = KEYS[6]
 
 local segmentPrefix = ARGV[1]
 local segment = ARGV[2]
@@ -31,7 +36,22 @@ local quantity = tonumber(ARGV[4])
 local returnStock = ARGV[5] == '1'
 local forgetAnswer = ARGV[6] == '1'
 
-if redis.call('HDEL', reservationsKey, orderId) == 0 then
+local released = redis.call('HDEL', reservationsKey, orderId) == 1
+
+-- The pending mark and answer are resolved whether or not this call releases the units: a
+-- reservation settled by the worker can still carry a pending answer its API process never
+-- confirmed. Only a release that really gives the reservation back may forget the answer: a
+-- settled one became an order, and its id stands.
+redis.call('HDEL', pendingKey, orderId)
+if redis.call('GET', answerKey) == 'P:' .. orderId then
+  if forgetAnswer and released then
+    redis.call('DEL', answerKey)
+  else
+    redis.call('SET', answerKey, 'O:' .. orderId, 'KEEPTTL')
+  end
+end
+
+if not released then
   return 0
 end
 
@@ -45,9 +65,5 @@ if tonumber(redis.call('GET', userUnitsKey) or '0') > quantity then
   redis.call('DECRBY', userUnitsKey, quantity)
 else
   redis.call('DEL', userUnitsKey)
-end
-
-if forgetAnswer then
-  redis.call('DEL', answerKey)
 end
 return 1

@@ -9,6 +9,8 @@
   KEYS[4] answer        the stored answer for (user, requestId)
   KEYS[5] reservations  hash orderId -> "userId|quantity|reservedAtMs|requestId"
   KEYS[6] lastOrder     the user's latest order id in the activity (for my-order while QUEUED)
+  KEYS[7] pending       hash orderId -> "reservedAtMs|userId|requestId": reserved, Kafka publish
+                        not yet confirmed (see confirm-2.lua)
 
   ARGV[1] segmentPrefix  segment i lives at segmentPrefix..i (same hash tag as the KEYS)
   ARGV[2] quantity
@@ -18,13 +20,23 @@
   ARGV[6] requestId
   ARGV[7] nowMs
   ARGV[8] ttlSeconds     how long the answer and the user's count are kept
+  ARGV[9] shardOnly      '1': this is the buyer's home shard of a sharded activity (issue #11) and
+                         other shards may still hold units: a shortage is answered -5 and NOTHING is
+                         stored (the API steals units from another shard, or asks again with '0');
+                         '0' or absent: a shortage is the activity's final answer (SOLD_OUT / -4)
 
   Returns {code, value}:
-     1, orderId   reserved now
-     2, answer    replay: the answer stored for this requestId ("O:<orderId>" or "E:<code>")
+     1, orderId   reserved now; the answer is stored as "P:<orderId>" (pending) until the caller
+                  confirms the Kafka publish: a replay must not be told 202 for an order whose
+                  publish may still fail and be released (issue #10, fault 2)
+     2, answer    replay: the answer stored for this requestId ("P:<orderId>", "O:<orderId>" or "E:<code>")
     -1, ''        SOLD_OUT (stored as the answer)
     -2, ''        LIMIT_EXCEEDED (stored as the answer)
     -3, ''        NOT_PREHEATED: the activity has no stock in Redis (nothing stored)
+    -4, ''        short of stock, but units are held by reservations whose publish is not confirmed:
+                  they may come back (a failed publish), so the answer is "busy", not SOLD_OUT
+                  (nothing stored; issue #10, fault 6)
+    -5, pending   (shardOnly) this shard is short; pending = its unconfirmed publishes (nothing stored)
 ]]
 local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
@@ -32,6 +44,7 @@ local userUnitsKey = KEYS[3]
 local answerKey = KEYS[4]
 local reservationsKey = KEYS[5]
 local lastOrderKey = KEYS[6]
+local pendingKey = KEYS[7]
 
 local segmentPrefix = ARGV[1]
 local quantity = tonumber(ARGV[2])
@@ -41,6 +54,7 @@ local userId = ARGV[5]
 local requestId = ARGV[6]
 local nowMs = ARGV[7]
 local ttlSeconds = tonumber(ARGV[8])
+local shardOnly = ARGV[9] == '1'
 
 local previous = redis.call('GET', answerKey)
 if previous then
@@ -59,6 +73,12 @@ if held + quantity > limitPerUser then
 end
 
 if tonumber(remaining) < quantity then
+  if shardOnly then
+    return {-5, redis.call('HLEN', pendingKey)}
+  end
+  if redis.call('HLEN', pendingKey) > 0 then
+    return {-4, ''}
+  end
   redis.call('SET', answerKey, 'E:SOLD_OUT', 'EX', ttlSeconds)
   return {-1, ''}
 end
@@ -88,6 +108,7 @@ redis.call('DECRBY', remainingKey, quantity)
 redis.call('INCRBY', userUnitsKey, quantity)
 redis.call('EXPIRE', userUnitsKey, ttlSeconds)
 redis.call('HSET', reservationsKey, orderId, userId .. '|' .. quantity .. '|' .. nowMs .. '|' .. requestId)
-redis.call('SET', answerKey, 'O:' .. orderId, 'EX', ttlSeconds)
+redis.call('HSET', pendingKey, orderId, nowMs .. '|' .. userId .. '|' .. requestId)
+redis.call('SET', answerKey, 'P:' .. orderId, 'EX', ttlSeconds)
 redis.call('SET', lastOrderKey, orderId, 'EX', ttlSeconds)
 return {1, orderId}

@@ -1,0 +1,133 @@
+/**
+ * The fault suite's own Kafka broker and redis-server, on free ports, never the shared 9092/6379:
+ * the suite kills, freezes and restarts them, which would break every other test and helper using
+ * the shared ones. Both are built by the same node builders `npm run services` uses
+ * (src/cli/services/{kafka,redis}.ts), so their configuration is the project's, not a copy.
+ *
+ * The broker's data directory survives a kill and a restart (a broker crash keeps its log, and the
+ * acknowledged reservations in it); the redis-server has no persistence, so a restart is empty.
+ * `destroy()` kills the process and removes the directory; it is also run on process exit, because
+ * the processes are started detached and would otherwise outlive a crashed test.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kafkaNode, SINGLE_NODE_TEMPLATE } from '../../../src/cli/services/kafka.ts';
+import { runs, waitUntilGone } from '../../../src/cli/services/process.ts';
+import { redisNode } from '../../../src/cli/services/redis.ts';
+import { type Service, waitUntilAnswering } from '../../../src/cli/services/service.ts';
+import { freePort } from '../../../src/demo/service.ts';
+
+/** A process the test owns: started, signalled and finally destroyed by it. */
+export class OwnProcess {
+  readonly name: string;
+  readonly dir: string;
+  private readonly service: Service;
+  private current: number | undefined;
+  private destroyed = false;
+  private readonly onExit = () => this.killNow();
+
+  constructor(service: Service) {
+    this.service = service;
+    this.name = service.name;
+    this.dir = service.dir;
+    process.once('exit', this.onExit);
+  }
+
+  get pid(): number | undefined {
+    return this.current;
+  }
+
+  get address(): string {
+    return `${this.service.endpoint.host}:${this.service.endpoint.port}`;
+  }
+
+  /** Starts it (again, on the same port and directory) and waits until it answers its protocol. */
+  async start(): Promise<void> {
+    if (this.destroyed) throw new Error(`${this.name} was destroyed`);
+    if (this.current !== undefined && runs(this.current, this.service.program)) throw new Error(`${this.name} already runs (pid ${this.current})`);
+    this.service.prepare();
+    this.current = await this.service.start();
+    await waitUntilAnswering(this.service, this.current);
+  }
+
+  /** Sends `signal` to the process (SIGKILL, SIGSTOP, SIGCONT); SIGKILL waits until it is gone. */
+  async signal(signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+    const pid = this.current;
+    if (pid === undefined) throw new Error(`${this.name} is not running`);
+    process.kill(pid, signal);
+    if (signal === 'SIGKILL') {
+      if (!(await waitUntilGone(pid, this.service.program, 10_000))) throw new Error(`${this.name} (pid ${pid}) survived SIGKILL`);
+      this.current = undefined;
+    }
+  }
+
+  /** Kills the process (a stopped one too) and removes its directory. */
+  async destroy(): Promise<void> {
+    const pid = this.current;
+    this.killNow();
+    if (pid !== undefined) await waitUntilGone(pid, this.service.program, 10_000);
+    // The JVM may still be flushing a file or two for a moment after the kill.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        rmSync(this.dir, { recursive: true, force: true });
+        break;
+      } catch {
+        await sleep(200);
+      }
+    }
+    this.destroyed = true;
+    process.off('exit', this.onExit);
+  }
+
+  private killNow(): void {
+    const pid = this.current;
+    this.current = undefined;
+    if (pid === undefined || !runs(pid, this.service.program)) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * A KRaft cluster id is a base64url UUID; made here instead of by `StorageTool random-uuid`, which
+ * would cost one more JVM start per test. Kafka's own generator avoids ids starting with '-'.
+ */
+function clusterId(): string {
+  for (;;) {
+    const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/** A single-node Kafka 4.1 (KRaft) in a fresh temporary directory, on two free ports; not started yet. */
+export async function ownKafka(): Promise<OwnProcess> {
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'seckill-faults-kafka-'));
+  const id = clusterId();
+  return new OwnProcess(
+    kafkaNode({
+      name: 'kafka-faults',
+      dir,
+      endpoint: { host: '127.0.0.1', port },
+      template: SINGLE_NODE_TEMPLATE,
+      values: { CONTROLLER_PORT: String(controllerPort) },
+      clusterId: () => id,
+      heapMb: 384,
+      // A JVM start on a machine busy with other tests can take a while.
+      startTimeoutMs: 90_000,
+    }),
+  );
+}
+
+/** A diskless redis-server in a fresh temporary directory on a free port; not started yet. */
+export async function ownRedis(): Promise<OwnProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'seckill-faults-redis-'));
+  return new OwnProcess(redisNode({ name: 'redis-faults', dir, endpoint: { host: '127.0.0.1', port } }));
+}
