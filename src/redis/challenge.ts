@@ -3,7 +3,7 @@
  * taken atomically by `takeChallenge-1.lua` (the only module that builds its KEYS/ARGV).
  */
 import type { RedisClient } from './client.ts';
-import type { Keys } from './keys.ts';
+import type { ActivityKeys } from './keys.ts';
 import { runScript } from './scripts.ts';
 
 export interface StoredChallenge {
@@ -14,19 +14,20 @@ export interface StoredChallenge {
 
 export type TakeResult = { kind: 'taken'; challenge: StoredChallenge } | { kind: 'missing' } | { kind: 'foreign' };
 
+/** `keys` are the buyer's home shard's: a hot sale's challenges spread over its shards like its buyers. */
 export async function storeChallenge(
   redis: RedisClient,
-  keys: Keys,
-  input: { activityId: string; challengeId: string; userId: string } & StoredChallenge,
+  keys: ActivityKeys,
+  input: { challengeId: string; userId: string } & StoredChallenge,
   ttlMs: number,
 ): Promise<void> {
   const value = `${input.userId}|${input.prefix}|${input.difficulty}|${input.expiresAtMs}`;
-  await redis.set(keys.activity(input.activityId).challenge(input.challengeId), value, 'PX', ttlMs);
+  await redis.set(keys.challenge(input.challengeId), value, 'PX', ttlMs);
 }
 
 /** Takes (deletes) the challenge if it exists and belongs to `userId`; someone else's is left alone. */
-export async function takeChallenge(redis: RedisClient, keys: Keys, activityId: string, challengeId: string, userId: string): Promise<TakeResult> {
-  const [code, value] = await runScript<[number, string]>(redis, 'takeChallenge', [keys.activity(activityId).challenge(challengeId)], [userId]);
+export async function takeChallenge(redis: RedisClient, keys: ActivityKeys, challengeId: string, userId: string): Promise<TakeResult> {
+  const [code, value] = await runScript<[number, string]>(redis, 'takeChallenge', [keys.challenge(challengeId)], [userId]);
   if (code === -1) return { kind: 'missing' };
   if (code === -2) return { kind: 'foreign' };
   const [prefix = '', difficulty = '0', expiresAtMs = '0'] = value.split('|');

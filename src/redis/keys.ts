@@ -88,6 +88,16 @@ export function keySlot(tag: string): number {
   return crc % 16384;
 }
 
+/** The cluster slot of a whole key: its hash tag's (the first non-empty `{…}`) or the key's own. */
+export function slotOfKey(key: string): number {
+  const open = key.indexOf('{');
+  if (open >= 0) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return keySlot(key.slice(open + 1, close));
+  }
+  return keySlot(key);
+}
+
 const SLOTS = 16384;
 const tagCache = new Map<string, string>();
 

@@ -15,6 +15,7 @@ import { leadingZeroBits } from '../client/challenge.ts';
 import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
 import { storeChallenge, takeChallenge } from '../redis/challenge.ts';
+import { homeKeys } from '../redis/stock.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
 import type { AdmissionCheck, PurchaseRequest } from './purchase.ts';
@@ -58,8 +59,9 @@ export function createChallenges(deps: ChallengesDeps) {
       difficulty: activity.challengeDifficulty,
       expiresAtMs: t + ttlMs,
     };
+    const home = homeKeys(keys, activity.id, userId, activity.shards);
     try {
-      await breaker.run(() => storeChallenge(redis, keys, { activityId: activity.id, userId, ...challenge }, ttlMs));
+      await breaker.run(() => storeChallenge(redis, home, { userId, ...challenge }, ttlMs), home.remaining);
     } catch (error) {
       throw unavailable(error);
     }
@@ -76,7 +78,8 @@ export function createChallenges(deps: ChallengesDeps) {
   async function verify(request: PurchaseRequest, activity: Activity): Promise<AppError | undefined> {
     const answer = request.challenge;
     if (!answer) return new AppError('CHALLENGE_REQUIRED', 'this sale needs a solved challenge: POST …/challenge first');
-    const taken = await breaker.run(() => takeChallenge(redis, keys, activity.id, answer.challengeId, request.userId));
+    const home = homeKeys(keys, activity.id, request.userId, activity.shards);
+    const taken = await breaker.run(() => takeChallenge(redis, home, answer.challengeId, request.userId), home.remaining);
     if (taken.kind !== 'taken') return failed();
     const { prefix, difficulty, expiresAtMs } = taken.challenge;
     // Redis expires the key; the stored deadline also holds if a TTL was ever lost.
@@ -92,7 +95,8 @@ export function createChallenges(deps: ChallengesDeps) {
       error = await verify(request, activity);
       if (!error) return;
       // A replay of a request already answered gets its stored answer (see the header).
-      const stored = await breaker.run(() => redis.exists(keys.activity(activity.id).request(request.userId, request.requestId)));
+      const home = homeKeys(keys, activity.id, request.userId, activity.shards);
+      const stored = await breaker.run(() => redis.exists(home.request(request.userId, request.requestId)), home.remaining);
       if (stored === 1) return;
     } catch (cause) {
       // Without Redis no proof can be checked (nor its single use enforced): refuse, retry later.

@@ -12,7 +12,7 @@ import { ANSWER_GRACE_SECONDS, type ReservationMessage, reservationMessage } fro
 import type { OrderPublisher } from '../kafka/order-publisher.ts';
 import type { Logger } from '../log.ts';
 import type { RedisClient } from '../redis/client.ts';
-import type { Keys } from '../redis/keys.ts';
+import type { ActivityKeys, Keys } from '../redis/keys.ts';
 import { homeShard } from '../redis/keys.ts';
 import {
   clearTransit,
@@ -101,8 +101,8 @@ export function createPurchase(deps: PurchaseDeps) {
    * of being told 202 for an order that may still be released.
    */
   const publishing = new Map<string, Promise<PurchaseAccepted>>();
-  /** Redis calls of the purchase path go through the breaker (fail fast when Redis is gone). */
-  const viaBreaker = <T>(fn: () => Promise<T>): Promise<T> => (deps.redisBreaker ? deps.redisBreaker.run(fn) : fn());
+  /** Redis calls of the purchase path go through the circuit of the node serving `key` (fail fast when it is gone). */
+  const viaBreaker = <T>(key: string, fn: () => Promise<T>): Promise<T> => (deps.redisBreaker ? deps.redisBreaker.run(fn, key) : fn());
 
   const refuse = (code: 'SOLD_OUT' | 'LIMIT_EXCEEDED') =>
     new AppError(code, code === 'SOLD_OUT' ? 'sold out' : 'this user already holds the maximum units for this activity');
@@ -152,6 +152,21 @@ export function createPurchase(deps: PurchaseDeps) {
   }
 
   /**
+   * A call on a donor shard through its node's circuit; undefined when that node is unreachable, so
+   * a failed master costs its own shards' units, never the home shard's buyer an error (a take that
+   * failed midway leaves units in transit, which reconciliation finishes).
+   */
+  async function onDonor<T>(donor: ActivityKeys, fn: () => Promise<T>): Promise<T | undefined> {
+    const breaker = deps.redisBreaker;
+    if (breaker && !breaker.isClosed(donor.remaining)) return undefined;
+    try {
+      return await (breaker ? breaker.run(fn, donor.remaining) : fn());
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * A sharded activity (issue #11): reserve on the buyer's home shard; when it is short, steal
    * units from shards this instance does not believe empty (take on the donor, give on the home
    * shard, forget the transit: no step can create a unit) and ask the home shard again. Only when
@@ -182,7 +197,13 @@ export function createPurchase(deps: PurchaseDeps) {
       if (donor === home || soldOut.shardEmpty(activity.id, donor)) continue;
       const donorK = keys.shard(activity.id, shards, donor);
       const transferId = `${input.orderId}.${donor}`;
-      const { taken, pending } = await stealTake(redis, donorK, { transferId, want: input.quantity, nowMs: now(), toShard: home });
+      const took = await onDonor(donorK, () => stealTake(redis, donorK, { transferId, want: input.quantity, nowMs: now(), toShard: home }));
+      if (!took) {
+        // The donor's node is down: it may still hold units, so the final answer is "busy", not SOLD_OUT.
+        pendingSomewhere = true;
+        continue;
+      }
+      const { taken, pending } = took;
       pendingSomewhere ||= pending > 0;
       if (taken === -3) {
         await preheatOnce(activity);
@@ -193,7 +214,8 @@ export function createPurchase(deps: PurchaseDeps) {
         continue;
       }
       const given = await stealGive(redis, homeK, { transferId, units: taken, segments });
-      await clearTransit(redis, donorK, transferId);
+      // Best effort: a transit entry left behind (donor unreachable now) is cleared by reconciliation.
+      await onDonor(donorK, () => clearTransit(redis, donorK, transferId));
       if (given.outcome !== 'given') continue;
       soldOut.markShardHolding(activity.id, home);
       // Units left over on the home shard after this buyer: instances that marked it empty must look again.
@@ -281,8 +303,11 @@ export function createPurchase(deps: PurchaseDeps) {
     if (nowMs < activity.startAt.getTime()) throw new AppError('NOT_STARTED', 'the sale has not started');
     if (nowMs >= activity.endAt.getTime()) throw new AppError('ENDED', 'the sale has ended');
 
-    // Redis unreachable (circuit open): no gate to ask; admit per SECKILL_DEGRADE_ADMIT_RATIO.
-    if (deps.redisBreaker && !deps.redisBreaker.isClosed()) {
+    // The buyer's home shard (their count, answers and reservations) decides which Redis node is asked.
+    const home = homeKeys(keys, activity.id, request.userId, activity.shards);
+    // That node unreachable (circuit open): no gate to ask; admit per SECKILL_DEGRADE_ADMIT_RATIO.
+    // Other nodes' circuits, and so other shards' buyers, are not affected.
+    if (deps.redisBreaker && !deps.redisBreaker.isClosed(home.remaining)) {
       for (const check of checks) await check(request, activity);
       if (!deps.degrade) throw new AppError('BUSY', 'reservation unavailable, retry shortly', { retryAfter: 1 });
       return deps.degrade(request, activity, nowMs);
@@ -291,8 +316,7 @@ export function createPurchase(deps: PurchaseDeps) {
     if (soldOut.isSoldOut(activity.id) && !deps.waitlist?.offering(activity.id)) {
       // Still honour idempotency: a replay of a request that won gets its 202 again. One GET is
       // far cheaper than the reserve script, and only the requestId's own key is read.
-      const home = homeKeys(keys, activity.id, request.userId, activity.shards);
-      const answer = await viaBreaker(() => redis.get(home.request(request.userId, request.requestId))).catch(
+      const answer = await viaBreaker(home.remaining, () => redis.get(home.request(request.userId, request.requestId))).catch(
         (error: unknown) => {
           throw busy('reservation unavailable, retry shortly', error);
         },
@@ -305,14 +329,14 @@ export function createPurchase(deps: PurchaseDeps) {
 
     let result: ReserveResult;
     try {
-      result = await viaBreaker(() => reserveOrReplay(request, activity, ids.next(), nowMs));
+      result = await viaBreaker(home.remaining, () => reserveOrReplay(request, activity, ids.next(), nowMs));
       // Short of stock while other publishes are unconfirmed: normally they settle within
       // milliseconds, so wait a little and ask again, and the buyer hears the true answer
       // (SOLD_OUT, or a unit a failed publish gave back) rather than "retry".
       for (const delay of PENDING_SETTLE_DELAYS_MS) {
         if (result.kind !== 'busy') break;
         await sleep(delay);
-        result = await viaBreaker(() => reserveOrReplay(request, activity, ids.next(), nowMs));
+        result = await viaBreaker(home.remaining, () => reserveOrReplay(request, activity, ids.next(), nowMs));
       }
     } catch (error) {
       throw busy('reservation unavailable, retry shortly', error);

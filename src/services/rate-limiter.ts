@@ -94,10 +94,11 @@ export function createRateLimiter(deps: RateLimiterDeps): AdmissionCheck {
     if (localWait > 0) throw rateLimited(localWait);
     // Redis unreachable: the local limit alone holds the line (failing closed would turn a Redis
     // outage into a total outage; the degraded path has its own admission ratio).
-    if (!breaker.isClosed()) return;
+    const key = keys.throttle(limit.kind, id);
+    if (!breaker.isClosed(key)) return;
     let result: Awaited<ReturnType<typeof throttle>>;
     try {
-      result = await breaker.run(() => throttle(redis, keys, { kind: limit.kind, id, perSec: limit.perSec, burst: limit.burst }));
+      result = await breaker.run(() => throttle(redis, keys, { kind: limit.kind, id, perSec: limit.perSec, burst: limit.burst }), key);
     } catch {
       return;
     }

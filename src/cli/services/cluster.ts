@@ -87,13 +87,18 @@ interface RedisClusterView {
   state: string;
   knownNodes: number;
   slotsAssigned: number;
+  /** A master, or a replica whose link to its master is up (its first sync done). */
+  replicaLinkUp: boolean;
 }
 
 async function clusterInfo(endpoint: Endpoint): Promise<RedisClusterView> {
-  const info = await withRedis(`redis://${address(endpoint)}`, (client) => client.call('CLUSTER', 'INFO') as Promise<string>);
+  const [info, replication] = await withRedis(`redis://${address(endpoint)}`, (client) =>
+    Promise.all([client.call('CLUSTER', 'INFO') as Promise<string>, client.info('replication')]),
+  );
   // Lines end in \r\n; \S* stops before the \r.
-  const field = (name: string) => new RegExp(`^${name}:(\\S*)`, 'm').exec(info)?.[1] ?? '';
+  const field = (name: string, text = info) => new RegExp(`^${name}:(\\S*)`, 'm').exec(text)?.[1] ?? '';
   return {
+    replicaLinkUp: field('role', replication) !== 'slave' || field('master_link_status', replication) === 'up',
     endpoint,
     state: field('cluster_state'),
     knownNodes: Number(field('cluster_known_nodes')),
@@ -125,7 +130,10 @@ export async function formRedisCluster(nodes: Service[]): Promise<string> {
   const deadline = Date.now() + FORM_TIMEOUT_MS;
   for (;;) {
     const now = await Promise.all(nodes.map((node) => clusterInfo(node.endpoint)));
-    const unhealthy = now.filter((v) => v.state !== 'ok' || v.knownNodes !== nodes.length);
+    // A replica that has not finished its first sync cannot take over: a master lost before then
+    // would leave its slots unserved for good. So the cluster is healthy only once every replica's
+    // link is up.
+    const unhealthy = now.filter((v) => v.state !== 'ok' || v.knownNodes !== nodes.length || !v.replicaLinkUp);
     if (unhealthy.length === 0) return how;
     if (Date.now() > deadline) {
       const detail = unhealthy.map((v) => `${address(v.endpoint)} state=${v.state} known=${v.knownNodes}`).join('; ');

@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { formRedisCluster } from '../../../src/cli/services/cluster.ts';
 import { kafkaNode, SINGLE_NODE_TEMPLATE } from '../../../src/cli/services/kafka.ts';
 import { runs, waitUntilGone } from '../../../src/cli/services/process.ts';
 import { redisNode } from '../../../src/cli/services/redis.ts';
@@ -130,4 +131,35 @@ export async function ownRedis(): Promise<OwnProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'seckill-faults-redis-'));
   return new OwnProcess(redisNode({ name: 'redis-faults', dir, endpoint: { host: '127.0.0.1', port } }));
+}
+
+/**
+ * A Redis Cluster of the test's own: `masters` masters with one replica each, diskless, on free
+ * ports (never the shared 7001-7006), formed by the same step `npm run services -- --topology
+ * cluster` uses. A replica takes over a master unreachable for `nodeTimeoutMs`.
+ */
+export async function ownRedisCluster(options: { masters?: number; nodeTimeoutMs?: number } = {}): Promise<OwnProcess[]> {
+  const count = (options.masters ?? 3) * 2;
+  const nodes: OwnProcess[] = [];
+  const services: Service[] = [];
+  for (let i = 0; i < count; i++) {
+    const port = await freePort();
+    const service = redisNode({
+      name: `redis-cluster-${port}`,
+      dir: mkdtempSync(join(tmpdir(), 'seckill-faults-rcluster-')),
+      endpoint: { host: '127.0.0.1', port },
+      cluster: true,
+      clusterNodeTimeoutMs: options.nodeTimeoutMs ?? 2000,
+    });
+    services.push(service);
+    nodes.push(new OwnProcess(service));
+  }
+  try {
+    await Promise.all(nodes.map((node) => node.start()));
+    await formRedisCluster(services);
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.destroy()));
+    throw error;
+  }
+  return nodes;
 }
