@@ -30,7 +30,9 @@ test: deps promtool
 services: deps
 	npm run services
 
+# Both topologies: `npm test` starts the cluster one too. Each stops only what it started.
 stop: deps
+	npm run services -- stop --topology cluster
 	npm run services -- stop
 
 # Opt-in, not part of `make test`: builds the Dockerfile with podman (installed from Debian's

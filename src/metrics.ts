@@ -111,7 +111,7 @@ export function createMetrics() {
     }),
     workerDbRetries: new Counter({
       name: 'seckill_worker_db_retries_total',
-      help: 'Order worker retries because MySQL was unreachable (transient errors never dead-letter a message)',
+      help: 'Order worker retries because MySQL or Redis was unreachable (an outage never dead-letters a message)',
       registers: [registry],
     }),
     redisWaitShort: new Counter({
@@ -121,7 +121,7 @@ export function createMetrics() {
     }),
     guaranteeBreaches: new Counter({
       name: 'seckill_guarantee_breaches_total',
-      help: 'Times a promise could only be kept in its weaker form: kind=duplicate_request (Redis forgot an answer and one request got two order ids; the second is FAILED), kind=lost_reservation (a reservation never reached Kafka and was recorded FAILED LOST)',
+      help: 'Times a promise could only be kept in its weaker form: kind=duplicate_request (Redis forgot an answer and one request got two order ids; the second is FAILED), kind=lost_reservation (a reservation never reached Kafka and was recorded FAILED LOST), kind=refused_by_mysql (MySQL refused an order Redis had accepted, e.g. after a failover lost a reservation)',
       labelNames: ['kind'] as const,
       registers: [registry],
     }),

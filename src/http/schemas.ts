@@ -31,7 +31,7 @@ export const CreateActivityBody = Type.Object({
   antiBot: Type.Union([Type.Literal('none'), Type.Literal('challenge')], { default: 'none' }),
   challengeDifficulty: Type.Integer({ minimum: 0, maximum: 32, default: 16 }),
   segments: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-  /** Redis shards of the stock (issue #11); default: 1 on a single Redis, one per master on a cluster. */
+  /** Redis shards of the stock (issue #11); default: 1 on a single Redis, 3 on a Redis Cluster (one per master of the usual 3-master cluster). */
   shards: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
 });
 

@@ -23,8 +23,9 @@ export async function createServices(infra: Infra) {
   const pubsub = createPubSub(redis, redisSub, log);
   const soldOut = await createSoldOutFlags(pubsub, keys.stockReturnedChannel);
   const activities = await createActivityCache({ db, redis, keys, pubsub, channel: keys.activityInvalidateChannel, metrics });
-  const inventory = createInventory(db, redis, keys, soldOut);
-  const orders = createOrders(db, redis, keys, pubsub);
+  const orderPipelineIdle = async () => (await kafka.groupLag(kafka.topics.orderWorkerGroup, kafka.topics.orders)) === 0;
+  const inventory = createInventory(db, redis, keys, soldOut, { orderPipelineIdle, log: log.child({ component: 'inventory' }) });
+  const orders = createOrders(db, redis, keys, pubsub, activities);
   const catalog = createCatalog(db, inventory, activities, config.redis.cluster ? 3 : 1);
   const ids = await leaseSnowflake(redis, keys, infra.instanceId);
   const publisher = createOrderPublisher(kafka.producer, kafka.topics.orders, { metrics });
@@ -42,7 +43,7 @@ export async function createServices(infra: Infra) {
     cancellation,
     log,
     metrics,
-    orderPipelineIdle: async () => (await kafka.groupLag(kafka.topics.orderWorkerGroup, kafka.topics.orders)) === 0,
+    orderPipelineIdle,
   });
   // Issue #5: rate limits, anti-bot, load shedding, Redis breaker and degraded admission.
   const guard = createGuard({ infra, inventory, ids, publisher });

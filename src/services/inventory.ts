@@ -2,6 +2,7 @@
  * Moves an activity's sellable units between MySQL (the truth) and Redis (the gate):
  * preheat/reconcile load Redis from MySQL under the stock row lock; stats read both sides.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { Db } from '../db/client.ts';
 import { listOpenActivities } from '../db/repositories/catalog.ts';
@@ -10,6 +11,7 @@ import type { Activity } from '../domain/activity.ts';
 import { ANSWER_GRACE_SECONDS } from '../domain/order.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
+import type { Logger } from '../log.ts';
 import { allShardKeys, type LoadResult, listReservations, loadShard, rememberBuyers, remaining, shardSegments, shardSnapshot } from '../redis/stock.ts';
 import type { SoldOutFlags } from './sold-out.ts';
 
@@ -27,7 +29,11 @@ export interface Inventory {
    * The stock row is held FOR UPDATE meanwhile, so no worker can commit an order in between and
    * Redis never ends up offering more than MySQL has. Idempotent.
    */
-  loadFromTruth(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<LoadResult>;
+  /**
+   * `waitForPipeline: false` for the order worker itself: it is the pipeline the rebuild would
+   * wait on (see drainBeforeRebuild).
+   */
+  loadFromTruth(activity: Pick<Activity, 'id' | 'segments' | 'shards'>, options?: { waitForPipeline?: boolean }): Promise<LoadResult>;
   stats(activity: Pick<Activity, 'id' | 'stock' | 'shards'>): Promise<ActivityStats>;
   /**
    * Re-loads every open activity whose counter is missing from Redis (Redis here keeps nothing on
@@ -36,7 +42,39 @@ export interface Inventory {
   reloadMissing(): Promise<Array<{ activityId: string; remaining: number }>>;
 }
 
-export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut: SoldOutFlags): Inventory {
+/** How long a rebuild waits for the order pipeline to drain before it goes ahead anyway. */
+const DRAIN_WAIT_MS = 10_000;
+
+export interface InventoryOptions {
+  /** True when every published reservation has been persisted (the order consumer group's lag is 0). */
+  orderPipelineIdle?: () => Promise<boolean>;
+  log?: Logger;
+}
+
+export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut: SoldOutFlags, options: InventoryOptions = {}): Inventory {
+  /**
+   * Redis lost an activity that has sold: reservations already in Kafka are then in neither Redis
+   * nor MySQL, and a rebuild from MySQL alone would offer their units and their buyers' limits
+   * again (a 202 MySQL would then refuse). Let the worker persist them first. Waits outside the
+   * stock row lock (the worker needs it), bounded: a pipeline that does not drain only delays.
+   */
+  async function drainBeforeRebuild(activity: Pick<Activity, 'id' | 'shards'>): Promise<void> {
+    const idle = options.orderPipelineIdle;
+    if (!idle) return;
+    const snapshots = await Promise.all(allShardKeys(keys, activity.id, activity.shards).map((k) => shardSnapshot(redis, k)));
+    if (snapshots.every((s) => s.loaded)) return;
+    const row = await db.selectFrom('activity_stock').select(['stock', 'available']).where('activity_id', '=', activity.id).executeTakeFirst();
+    if (!row || row.available >= row.stock) return;
+    const deadline = Date.now() + DRAIN_WAIT_MS;
+    while (!(await idle().catch(() => false))) {
+      if (Date.now() > deadline) {
+        options.log?.warn({ activityId: activity.id }, 'order pipeline still busy; rebuilding the Redis gate from MySQL without waiting longer');
+        return;
+      }
+      await sleep(200);
+    }
+  }
+
   const inventory: Inventory = {
     async reloadMissing() {
       const reloaded: Array<{ activityId: string; remaining: number }> = [];
@@ -49,7 +87,8 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
       return reloaded;
     },
 
-    async loadFromTruth(activity) {
+    async loadFromTruth(activity, { waitForPipeline = true } = {}) {
+      if (waitForPipeline) await drainBeforeRebuild(activity);
       const result = await db.transaction().execute(async (trx) => {
         const row = await trx
           .selectFrom('activity_stock')

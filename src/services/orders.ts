@@ -8,6 +8,8 @@ import { AppError } from '../domain/errors.ts';
 import type { Order } from '../domain/order.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
+import { homeKeys } from '../redis/stock.ts';
+import type { ActivityCache } from './activity-cache.ts';
 import type { PubSub } from './pubsub.ts';
 import { snowflakeTime } from './snowflake.ts';
 
@@ -39,7 +41,7 @@ export interface QueuedOrder {
 
 const notFound = () => new AppError('NOT_FOUND', 'order not found');
 
-export function createOrders(db: Db, redis: RedisClient, keys: Keys, pubsub: PubSub): Orders {
+export function createOrders(db: Db, redis: RedisClient, keys: Keys, pubsub: PubSub, activities: Pick<ActivityCache, 'get'>): Orders {
   async function queued(orderId: string): Promise<Order | undefined> {
     // Redis down (degraded mode): no QUEUED view, never a 500; the row shows once the worker writes it.
     const value = await redis.get(keys.order(orderId)).catch(() => null);
@@ -83,10 +85,12 @@ export function createOrders(db: Db, redis: RedisClient, keys: Keys, pubsub: Pub
     },
 
     async latest(userId, activityId) {
-      const [row, lastId] = await Promise.all([
-        findLatestOrder(db, activityId, userId),
-        redis.get(keys.activity(activityId).lastOrder(userId)).catch(() => null),
-      ]);
+      // The last order id lives on the buyer's home shard, with their reservations.
+      const lastOrderId = async () => {
+        const shards = (await activities.get(activityId))?.shards ?? 1;
+        return redis.get(homeKeys(keys, activityId, userId, shards).lastOrder(userId));
+      };
+      const [row, lastId] = await Promise.all([findLatestOrder(db, activityId, userId), lastOrderId().catch(() => null)]);
       if (lastId && (!row || BigInt(lastId) > BigInt(row.orderId))) {
         const order = await find(lastId);
         // A second id given to an already-ordered request (FAILED DUPLICATE_REQUEST) is not the user's order.

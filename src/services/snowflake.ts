@@ -51,27 +51,49 @@ export function snowflakeTime(id: string): Date {
   return new Date(Number(BigInt(id) >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS);
 }
 
-/** Leases a free worker id in Redis, keeps renewing it, and generates ids with it. */
-export async function leaseSnowflake(redis: RedisClient, keys: Keys, owner: string): Promise<IdGenerator> {
+/** Leases a free worker id in Redis (SET NX PX), or throws when all are taken. */
+async function leaseFreeWorkerId(redis: RedisClient, keys: Keys, owner: string): Promise<number> {
   const start = Math.floor(Math.random() * MAX_WORKERS);
-  let workerId = -1;
-  for (let i = 0; i < MAX_WORKERS && workerId < 0; i++) {
+  for (let i = 0; i < MAX_WORKERS; i++) {
     const candidate = (start + i) % MAX_WORKERS;
-    if ((await redis.set(keys.workerLease(candidate), owner, 'PX', LEASE_MS, 'NX')) === 'OK') workerId = candidate;
+    if ((await redis.set(keys.workerLease(candidate), owner, 'PX', LEASE_MS, 'NX')) === 'OK') return candidate;
   }
-  if (workerId < 0) throw new Error('no free Snowflake worker id in Redis');
-  const next = createSnowflake(workerId);
-  const leaseKey = keys.workerLease(workerId);
+  throw new Error('no free Snowflake worker id in Redis');
+}
+
+/**
+ * Leases a free worker id in Redis, keeps renewing it, and generates ids with it. If the lease is
+ * found held by another process (Redis lost it in a wipe or failover, and a process started since
+ * leased the same id), this one moves to a new id at once: two processes making ids with one
+ * worker id could give two buyers the same order id.
+ */
+export async function leaseSnowflake(redis: RedisClient, keys: Keys, owner: string): Promise<IdGenerator> {
+  let workerId = await leaseFreeWorkerId(redis, keys, owner);
+  let next = createSnowflake(workerId);
+  let moving = false;
   const renew = setInterval(() => {
-    runScript(redis, 'lease', [leaseKey], [owner, LEASE_MS]).catch(() => {});
+    if (moving) return;
+    moving = true;
+    void (async () => {
+      const owned = await runScript<number>(redis, 'lease', [keys.workerLease(workerId)], [owner, LEASE_MS]);
+      if (owned === 1) return;
+      workerId = await leaseFreeWorkerId(redis, keys, owner);
+      next = createSnowflake(workerId);
+    })()
+      .catch(() => {})
+      .finally(() => {
+        moving = false;
+      });
   }, RENEW_MS);
   renew.unref();
   return {
-    workerId,
-    next,
+    get workerId() {
+      return workerId;
+    },
+    next: () => next(),
     async close() {
       clearInterval(renew);
-      await runScript(redis, 'lease', [leaseKey], [owner, 0]).catch(() => {});
+      await runScript(redis, 'lease', [keys.workerLease(workerId)], [owner, 0]).catch(() => {});
     },
   };
 }

@@ -16,7 +16,7 @@ import type { Message } from '@platformatic/kafka';
 import type { BackgroundTask } from '../app.ts';
 import type { Db } from '../db/client.ts';
 import { type Order, parseReservationMessage, type ReservationMessage } from '../domain/order.ts';
-import { isTransientDbError } from '../db/errors.ts';
+import { isDependencyOutage } from '../dependency-errors.ts';
 import { describe, type Kafka, type StringStream } from '../kafka/client.ts';
 import { superviseConsumer } from '../kafka/supervised-consumer.ts';
 import type { Logger } from '../log.ts';
@@ -94,8 +94,9 @@ export function createOrderWorker(deps: OrderWorkerDeps): OrderWorker {
   });
 
   /**
-   * Retries `fn` while MySQL is unreachable (for as long as that lasts, while running), and a
-   * bounded number of times for any other error, which is then the message's own problem.
+   * Retries `fn` while MySQL (or Redis, whose settle runs inside the transaction) is unreachable,
+   * for as long as that lasts while running, and a bounded number of times for any other error,
+   * which is then the message's own problem: a winner is never dead-lettered for an outage.
    */
   async function withRetries<T>(what: string, fn: () => Promise<T>): Promise<T> {
     let failures = 0;
@@ -103,11 +104,11 @@ export function createOrderWorker(deps: OrderWorkerDeps): OrderWorker {
       try {
         return await fn();
       } catch (error) {
-        if (isTransientDbError(error) && running) {
+        if (isDependencyOutage(error) && running) {
           transient += 1;
           metrics.workerDbRetries.inc();
           // One line at the start of an outage and then every ~20 tries, not one per retry.
-          if (transient === 1 || transient % 20 === 0) log.warn({ err: describe(error), what, transient }, 'MySQL unavailable; retrying');
+          if (transient === 1 || transient % 20 === 0) log.warn({ err: describe(error), what, transient }, 'MySQL or Redis unavailable; retrying');
           await sleep(Math.min(MAX_DB_BACKOFF_MS, 50 * 2 ** Math.min(transient, 7)));
           continue;
         }
@@ -140,7 +141,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): OrderWorker {
     // Redis let through more than MySQL had (drift, or degraded admission): clamp it to the truth.
     // Degraded admissions (Redis was down) took MySQL units Redis never counted: re-load it too.
     const degraded = verdicts.some((v) => v.message.degraded === true);
-    if ((outOfStock || degraded) && activity) await inventory.loadFromTruth(activity);
+    if ((outOfStock || degraded) && activity) await inventory.loadFromTruth(activity, { waitForPipeline: false });
     for (const verdict of verdicts) {
       if (verdict.kind === 'accepted' || verdict.kind === 'failed') await orders.announce(orderOf(verdict));
     }
@@ -188,6 +189,12 @@ export function createOrderWorker(deps: OrderWorkerDeps): OrderWorker {
         // Visible, not silent: the client holding this second id sees it FAILED.
         metrics.guaranteeBreaches.inc({ kind: 'duplicate_request' });
         log.warn({ orderId: v.message.orderId, userId: v.message.userId, requestId: v.message.requestId }, 'a request was given two order ids (Redis forgot its answer); the second is FAILED');
+      } else if (!v.message.degraded) {
+        // The gate said yes (202) and the truth said no: Redis held more stock or a lower count
+        // than MySQL, e.g. a reservation lost in an asynchronous-replication failover. Degraded
+        // admissions are excluded: no gate checked them, so a refusal is their expected outcome.
+        metrics.guaranteeBreaches.inc({ kind: 'refused_by_mysql' });
+        log.warn({ orderId: v.message.orderId, userId: v.message.userId, reason: v.reason }, 'MySQL refused an order Redis had accepted (202); it is FAILED');
       }
     }
     return verdicts;

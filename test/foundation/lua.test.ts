@@ -23,11 +23,11 @@ const SCRIPTS_DIR = new URL('../../src/redis/scripts/', import.meta.url);
 const PINNED: Record<string, { file: string; sha: string }> = {
   claimGive: { file: 'claimGive-8.lua', sha: 'bf0c566b682a0709ed948aa00c0e23c9dd41e091' },
   confirm: { file: 'confirm-2.lua', sha: '7e755f72f060c3055bcd681423f04c8651ea41bb' },
-  lease: { file: 'lease-1.lua', sha: '78dc1b1eacf39846103ee0c6b2e8da180f7455b6' },
+  lease: { file: 'lease-1.lua', sha: '035e3ca390b684ee9e3e57e1275398a42dfae949' },
   load: { file: 'load-5.lua', sha: '15cd786f12630f47dd92672d20f2133ff62a40c4' },
   release: { file: 'release-6.lua', sha: 'b018af9cb61985cea2987a0b3a82910c22f99d2e' },
   reserve: { file: 'reserve-7.lua', sha: '41c9839fd1b17feaa7142fc841dd24926ffdff6c' },
-  restock: { file: 'restock-5.lua', sha: '00142a5a05f798da4377ae33935d90e0b4414d6f' },
+  restock: { file: 'restock-5.lua', sha: '874efd9fe761a6d4406578a260d180fd5c3dbc2a' },
   stealGive: { file: 'stealGive-3.lua', sha: '3ffa7bb8d18784ff93b683aff0923698e90bdd7e' },
   stealTake: { file: 'stealTake-4.lua', sha: 'fe628db47890bacef55f6b4cb3370c28a99d034a' },
   takeChallenge: { file: 'takeChallenge-1.lua', sha: 'c8165d05cd92742bc883d98cedec5356aaa435ca' },
@@ -201,5 +201,35 @@ describe('load through EVALSHA on the real Redis', () => {
     );
     assert.equal(sha1(unescapeMonitor(calls[1]!.args[0]!)), loadSha, 'EVAL sent the load script body');
     assert.equal(calls[2]!.args[0], loadSha);
+  });
+});
+
+describe('lease-1.lua (Snowflake worker id leases)', () => {
+  const env = testEnv({}, 'lease');
+  const key = `${env.config.redis.prefix}:worker:7`;
+  let redis: RedisClient;
+  before(() => {
+    redis = createRedis({ nodes: [REDIS_URL], cluster: false });
+  });
+  after(async () => {
+    await redis.del(key);
+    await closeRedis(redis);
+  });
+
+  test('extends its own lease, takes back a vanished one, and refuses one another process holds', async () => {
+    await redis.set(key, 'me', 'PX', 30_000);
+    assert.equal(await runScript<number>(redis, 'lease', [key], ['me', 60_000]), 1);
+    assert.ok((await redis.pttl(key)) > 30_000, 'extended');
+    // Redis wiped (or failed over without it): the lease is gone; renewing takes it back.
+    await redis.del(key);
+    assert.equal(await runScript<number>(redis, 'lease', [key], ['me', 60_000]), 1);
+    assert.equal(await redis.get(key), 'me');
+    // Another process leased it meanwhile: not ours any more.
+    await redis.set(key, 'other', 'PX', 30_000);
+    assert.equal(await runScript<number>(redis, 'lease', [key], ['me', 60_000]), 0);
+    assert.equal(await redis.get(key), 'other');
+    // Dropping only drops our own.
+    assert.equal(await runScript<number>(redis, 'lease', [key], ['me', 0]), 0);
+    assert.equal(await redis.get(key), 'other');
   });
 });

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { clusterEnv, redisClusterNodes, redisClusterSummary } from '../../src/cli/services/cluster.ts';
 import { type Json, pool, type Reply, startTestApp, type TestApp, waitFor } from '../support/http.ts';
 
 const USERS = 2000;
@@ -117,10 +118,25 @@ async function checkOutcome(t: TestApp, activityId: string, results: Attempt[][]
   return winners;
 }
 
-describe('2,000 users x 3 concurrent requests for 200 units over 8 segments', () => {
+/**
+ * The same crowd on both topologies (issue #11): the default single Redis and broker, and the
+ * cluster one (`npm run services -- --topology cluster`, which `npm test` starts) where each
+ * shard's keys live on their own master and orders spread over a 3-broker Kafka with RF 3.
+ */
+const clusterUp = await redisClusterSummary(redisClusterNodes());
+const TOPOLOGIES = [
+  { name: 'single Redis and Kafka', env: {} as Record<string, string>, skip: false as string | false },
+  {
+    name: 'Redis Cluster and 3 Kafka brokers',
+    env: clusterEnv() as Record<string, string>,
+    skip: clusterUp.ok ? (false as const) : `the cluster topology is not up (${clusterUp.line}): npm run services -- --topology cluster`,
+  },
+];
+
+for (const topology of TOPOLOGIES) describe(`2,000 users x 3 concurrent requests for 200 units over 8 segments (${topology.name})`, { skip: topology.skip }, () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ SECKILL_MAX_INFLIGHT: '100000' }, 'conc');
+    t = await startTestApp({ SECKILL_MAX_INFLIGHT: '100000', ...topology.env }, 'conc');
   });
   after(async () => {
     await t?.close();

@@ -145,3 +145,27 @@ describe('steals between shards', () => {
     assert.equal(stats.redis.remaining, 0);
   });
 });
+
+describe('my-order on a sharded activity', () => {
+  let t: TestApp;
+  before(async () => {
+    // API only: no worker persists the order, so it stays QUEUED and only Redis knows it.
+    t = await startTestApp({ SECKILL_ROLES: 'api' }, 'shmy');
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test("a QUEUED order is found through the buyer's home shard", async () => {
+    const { activity } = await t.createSale({ stock: 8, shards: 4, limitPerUser: 1 });
+    // A buyer whose home shard is not shard 0, where an unsharded lookup would look.
+    let user = 'my-0';
+    for (let i = 1; homeShard(user, 4) === 0; i++) user = `my-${i}`;
+    const bought = await t.buy(user, activity.id, 'r1');
+    assert.equal(bought.status, 202, JSON.stringify(bought.body));
+    const mine = await t.user(user, 'GET', `/api/v1/activities/${activity.id}/my-order`);
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    assert.equal(mine.body.order.orderId, bought.body.orderId);
+    assert.equal(mine.body.order.status, 'QUEUED');
+  });
+});

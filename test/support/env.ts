@@ -54,9 +54,10 @@ export function testEnv(overrides: Record<string, string> = {}, label = 't'): Te
     env,
     config,
     async cleanup() {
+      // Where this test's service ran (a test may point it at the cluster topology).
       await dropDatabase(config.mysql.database);
-      await deleteRedisPrefix(config.redis.prefix);
-      await deleteKafkaTopics(config.kafka.topicPrefix);
+      await deleteRedisPrefix(config.redis.prefix, env.SECKILL_REDIS_URL);
+      await deleteKafkaTopics(config.kafka.topicPrefix, env.SECKILL_KAFKA_BROKERS);
     },
   };
 }
@@ -67,13 +68,13 @@ export async function dropDatabase(database: string): Promise<void> {
   if (problem) throw new Error(problem);
 }
 
-export async function deleteRedisPrefix(prefix: string): Promise<void> {
-  const problem = await deleteRedisPrefixAt(REDIS_URL, prefix);
+export async function deleteRedisPrefix(prefix: string, redisUrl = REDIS_URL): Promise<void> {
+  const problem = await deleteRedisPrefixAt(redisUrl, prefix);
   if (problem) throw new Error(problem);
 }
 
 /** Deletes a test's topics; a broker that is down is not the test's failure. */
-export async function deleteKafkaTopics(prefix: string): Promise<void> {
-  const problem = await deleteKafkaTopicsAt(KAFKA_BROKERS.split(',').map((b) => b.trim()), prefix);
+export async function deleteKafkaTopics(prefix: string, brokers = KAFKA_BROKERS): Promise<void> {
+  const problem = await deleteKafkaTopicsAt(brokers.split(',').map((b) => b.trim()), prefix);
   if (problem) process.stderr.write(`test cleanup: could not delete Kafka topics: ${problem}\n`);
 }

@@ -6,13 +6,21 @@
   ARGV[1] owner     the value the caller wrote with SET NX
   ARGV[2] ttlMs     > 0: extend to this many ms; 0: delete
 
-  Returns 1 when the caller owned the lease (and it was extended or dropped), 0 otherwise.
+  Returns 1 when the caller owned the lease (and it was extended or dropped) or took back a lease
+  that had vanished; 0 when someone else holds it (the caller must stop using the id).
 ]]
 local leaseKey = KEYS[1]
 local owner = ARGV[1]
 local ttlMs = tonumber(ARGV[2])
 
-if redis.call('GET', leaseKey) ~= owner then
+local holder = redis.call('GET', leaseKey)
+if holder == false and ttlMs > 0 then
+  -- Lost with a Redis wipe or a failover, and nobody took it meanwhile: take it back, or the next
+  -- process to start could lease this id while we still make ids with it.
+  redis.call('SET', leaseKey, owner, 'PX', ttlMs)
+  return 1
+end
+if holder ~= owner then
   return 0
 end
 if ttlMs > 0 then

@@ -1,7 +1,8 @@
 --[[
   restock: give a cancelled order's units back (user cancel, failed payment, payment timeout).
-  Runs after the MySQL cancel committed. The marker key makes it idempotent: a retry after a crash,
-  or a reconciliation racing the retry, returns the units at most once.
+  Runs inside the MySQL cancel transaction, under the stock row lock, before COMMIT (see
+  src/services/cancellation.ts). The marker key makes it idempotent: a retry after a crash, or a
+  reconciliation racing the retry, returns the units at most once.
 
   KEYS[1] nonEmpty
   KEYS[2] remaining
