@@ -37,21 +37,31 @@ try {
     const id = next++;
     return { orderId: String(id), activityId, userId: `u${id}`, requestId: `r${id}`, quantity: 1, unitPriceCents: 100, reservedAtMs: Date.now() };
   };
-  const measure = (batchSize: number) => async () => {
+  /** `workers` concurrent loops (as several order workers would run, one per partition) on one activity. */
+  const measure = (batchSize: number, workers = 1) => async () => {
     const end = Date.now() + f.durationSeconds * 1000;
     const started = Date.now();
     let done = 0;
-    while (Date.now() < end) {
-      const batch = Array.from({ length: batchSize }, message);
-      await persistActivityBatch(db, activityId, batch);
-      done += batch.length;
-    }
+    const worker = async () => {
+      while (Date.now() < end) {
+        const batch = Array.from({ length: batchSize }, message);
+        await persistActivityBatch(db, activityId, batch);
+        done += batch.length;
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
     return { opsPerSec: (done * 1000) / (Date.now() - started) };
   };
   figures.push(await medianOf('worker: one transaction per batch of 500', f.runs, measure(500)));
   figures.push(await medianOf('baseline: one transaction per order', f.runs, measure(1)));
+  // Issue #11: orders of one hot activity spread over partitions, so several workers write the
+  // same activity_stock row at once. Do they queue on its row lock?
+  figures.push(await medianOf('2 workers on the same activity, batches of 500', f.runs, measure(500, 2)));
+  figures.push(await medianOf('4 workers on the same activity, batches of 500', f.runs, measure(500, 4)));
   print('Order persistence (orders/s into MySQL)', figures, [
     ['batch / one-per-order (target ≥ 10)', 'worker: one transaction per batch of 500', 'baseline: one transaction per order'],
+    ['2 workers / 1 worker, one stock row', '2 workers on the same activity, batches of 500', 'worker: one transaction per batch of 500'],
+    ['4 workers / 1 worker, one stock row', '4 workers on the same activity, batches of 500', 'worker: one transaction per batch of 500'],
   ]);
 } finally {
   await db.destroy().catch(() => pool.end());
