@@ -130,9 +130,10 @@ export function fromLoad(r: LoadResult, expectStatus: string): Omit<Figure, 'nam
   };
 }
 
-export function print(title: string, figures: Figure[], ratios: Array<[string, string, string]>): void {
+/** `cores` says how the run used the cores when it is not the usual split. */
+export function print(title: string, figures: Figure[], ratios: Array<[string, string, string]>, cores = coreSplit): void {
   const byName = new Map(figures.map((f) => [f.name, f]));
-  process.stdout.write(`\n## ${title}\n${coreSplit}\n`);
+  process.stdout.write(`\n## ${title}\n${cores}\n`);
   for (const f of figures) {
     process.stdout.write(
       `${f.name.padEnd(44)} ${String(f.opsPerSec).padStart(8)} ops/s` +

@@ -62,7 +62,7 @@ try {
     ['batch / one-per-order (target ≥ 10)', 'worker: one transaction per batch of 500', 'baseline: one transaction per order'],
     ['2 workers / 1 worker, one stock row', '2 workers on the same activity, batches of 500', 'worker: one transaction per batch of 500'],
     ['4 workers / 1 worker, one stock row', '4 workers on the same activity, batches of 500', 'worker: one transaction per batch of 500'],
-  ]);
+  ], 'one process (no HTTP, no load generator) against MariaDB, unpinned');
 } finally {
   await db.destroy().catch(() => pool.end());
   const conn = await createConnection({ uri: server });

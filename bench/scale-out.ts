@@ -124,4 +124,4 @@ if (clusterUp) {
 } else {
   process.stdout.write('cluster topology not up: its scenarios are skipped (npm run services -- --topology cluster)\n');
 }
-print('One hot activity: reservations through the service as it scales out', figures, ratios);
+print('One hot activity: reservations through the service as it scales out', figures, ratios, 'load generator pinned to CPU 0 (when taskset exists); API processes, Redis, Kafka and MariaDB unpinned on both cores');
