@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { HttpClient } from '../src/demo/http.ts';
 
 export interface BenchFlags {
   smoke: boolean;
@@ -160,4 +161,25 @@ export async function startBare(mysqlUrl?: string): Promise<{ url: string; stop(
     child.on('exit', (code) => reject(new Error(`bare fastify exited ${code}`)));
   });
   return { url, stop: () => child.kill('SIGTERM') };
+}
+
+/**
+ * Creates a commodity and an activity on sale from a second ago for an hour, through the admin
+ * API; resolves with the activity id. `fields` adds to or overrides the activity's fields.
+ */
+export async function openSale(http: HttpClient, adminToken: string, fields: Record<string, unknown>): Promise<string> {
+  const admin = (path: string, body: unknown) => http.call('POST', path, { token: adminToken, body });
+  const commodity = await admin('/api/v1/admin/commodities', { name: 'bench', priceCents: 100 });
+  if (commodity.status !== 201) throw new Error(`create commodity: ${commodity.status} ${JSON.stringify(commodity.body)}`);
+  const now = Date.now();
+  const created = await admin('/api/v1/admin/activities', {
+    name: 'bench',
+    commodityId: (commodity.body as { commodity: { id: string } }).commodity.id,
+    priceCents: 100,
+    startAt: new Date(now - 1000).toISOString(),
+    endAt: new Date(now + 3600_000).toISOString(),
+    ...fields,
+  });
+  if (created.status !== 201) throw new Error(`create activity: ${created.status} ${JSON.stringify(created.body)}`);
+  return (created.body as { activity: { id: string } }).activity.id;
 }

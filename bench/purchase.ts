@@ -15,7 +15,7 @@ import { demoEnv, startService } from '../src/demo/service.ts';
 import { createKeys } from '../src/redis/keys.ts';
 import { defineScripts } from '../src/redis/scripts.ts';
 import { load as loadStock, reserve } from '../src/redis/stock.ts';
-import { type Figure, flags, fromLoad, load, medianOf, print, startBare, writeTokens } from './lib.ts';
+import { type Figure, flags, fromLoad, load, medianOf, openSale, print, startBare, writeTokens } from './lib.ts';
 
 const f = flags();
 const service = await demoEnv({ paymentTimeoutSeconds: 300, extra: { SECKILL_RATE_USER_PER_SEC: '0', SECKILL_LOG_LEVEL: 'error', SECKILL_PAYMENT_SIMULATOR: '0', SECKILL_ROLES: 'api' } });
@@ -24,22 +24,7 @@ const http = createHttpClient(service.url, 32);
 const figures: Figure[] = [];
 const redis = new Redis(service.redisUrl);
 try {
-  const admin = (path: string, body: unknown) => http.call('POST', path, { token: service.adminToken, body });
-  const commodity = (await admin('/api/v1/admin/commodities', { name: 'bench', priceCents: 100 })).body as { commodity: { id: string } };
-  const activity = async (stock: number, limitPerUser: number) => {
-    const now = Date.now();
-    const a = await admin('/api/v1/admin/activities', {
-      name: 'bench',
-      commodityId: commodity.commodity.id,
-      priceCents: 100,
-      stock,
-      startAt: new Date(now - 1000).toISOString(),
-      endAt: new Date(now + 3600_000).toISOString(),
-      limitPerUser,
-    });
-    if (a.status !== 201) throw new Error(`create activity: ${a.status} ${JSON.stringify(a.body)}`);
-    return (a.body as { activity: { id: string } }).activity.id;
-  };
+  const activity = (stock: number, limitPerUser: number) => openSale(http, service.adminToken, { stock, limitPerUser });
   const sign = createSigner({ key: service.jwtSecret, algorithm: 'HS256', expiresIn: 3_600_000 });
   const tokens = (label: string, n: number) => Array.from({ length: n }, (_, i) => sign({ sub: `${label}${i}` }));
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { dropServiceData } from '../src/demo/cleanup.ts';
 import { createHttpClient } from '../src/demo/http.ts';
 import { demoEnv, startService } from '../src/demo/service.ts';
-import { type Figure, flags, fromLoad, load, medianOf, print, startBare } from './lib.ts';
+import { type Figure, flags, fromLoad, load, medianOf, openSale, print, startBare } from './lib.ts';
 
 const f = flags();
 const service = await demoEnv({ paymentTimeoutSeconds: 300, extra: { SECKILL_LOG_LEVEL: 'error', SECKILL_PAYMENT_SIMULATOR: '0' } });
@@ -16,18 +16,7 @@ const running = await startService(service, join(tmpdir(), `seckill-bench-read-$
 const http = createHttpClient(service.url, 8);
 const figures: Figure[] = [];
 try {
-  const admin = (path: string, body: unknown) => http.call('POST', path, { token: service.adminToken, body });
-  const commodity = (await admin('/api/v1/admin/commodities', { name: 'bench', priceCents: 100, description: 'read path' })).body as { commodity: { id: string } };
-  const now = Date.now();
-  const created = await admin('/api/v1/admin/activities', {
-    name: 'bench read',
-    commodityId: commodity.commodity.id,
-    priceCents: 100,
-    stock: 1000,
-    startAt: new Date(now - 1000).toISOString(),
-    endAt: new Date(now + 3600_000).toISOString(),
-  });
-  const id = (created.body as { activity: { id: string } }).activity.id;
+  const id = await openSale(http, service.adminToken, { name: 'bench read', stock: 1000 });
   figures.push(
     await medianOf('activity detail: service (cached)', f.runs, async () =>
       fromLoad(await load({ url: service.url, method: 'GET', path: `/api/v1/activities/${id}` }, f), '200'),

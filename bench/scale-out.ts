@@ -21,7 +21,7 @@ import { demoEnv, startService } from '../src/demo/service.ts';
 import { closeRedis, createRedis } from '../src/redis/client.ts';
 import { createKeys } from '../src/redis/keys.ts';
 import { loadShard, reserve, shardSegments } from '../src/redis/stock.ts';
-import { type Figure, flags, fromLoad, load, medianOf, print, writeTokens } from './lib.ts';
+import { type Figure, flags, fromLoad, load, medianOf, openSale, print, writeTokens } from './lib.ts';
 
 const f = flags();
 const figures: Figure[] = [];
@@ -36,21 +36,7 @@ async function scenario(name: string, extra: Record<string, string>, shards = 1)
   const running = await startService(service, join(tmpdir(), `seckill-bench-scale-${process.pid}.log`), 90_000);
   const http = createHttpClient(service.url, 8);
   try {
-    const admin = (path: string, body: unknown) => http.call('POST', path, { token: service.adminToken, body });
-    const commodity = (await admin('/api/v1/admin/commodities', { name: 'bench', priceCents: 100 })).body as { commodity: { id: string } };
-    const now = Date.now();
-    const created = await admin('/api/v1/admin/activities', {
-      name: 'bench',
-      commodityId: commodity.commodity.id,
-      priceCents: 100,
-      stock: 10_000_000,
-      startAt: new Date(now - 1000).toISOString(),
-      endAt: new Date(now + 3600_000).toISOString(),
-      limitPerUser: 100,
-      shards,
-    });
-    if (created.status !== 201) throw new Error(`create activity: ${created.status} ${JSON.stringify(created.body)}`);
-    const activityId = (created.body as { activity: { id: string } }).activity.id;
+    const activityId = await openSale(http, service.adminToken, { stock: 10_000_000, limitPerUser: 100, shards });
     const sign = createSigner({ key: service.jwtSecret, algorithm: 'HS256', expiresIn: 3_600_000 });
     const tokens = writeTokens(Array.from({ length: 5000 }, (_, i) => sign({ sub: `u${i}` })));
     figures.push(
@@ -109,11 +95,12 @@ if (clusterUp) {
   // Redis Cluster with the single Kafka broker, so the figures are about Redis and the API
   // processes; the last scenario adds the 3-broker Kafka (RF 3, acks from 2 in-sync replicas).
   const redisCluster = { SECKILL_REDIS_URL: cluster.SECKILL_REDIS_URL };
-  await scenario('cluster: 1 shard, 1 API process', { ...redisCluster, SECKILL_API_PROCESSES: '1' });
-  await scenario('cluster: 1 shard, 2 API processes', { ...redisCluster, SECKILL_API_PROCESSES: '2' });
+  // --smoke (the test suite's check that the benchmark still runs) keeps one service scenario here.
+  if (!f.smoke) await scenario('cluster: 1 shard, 1 API process', { ...redisCluster, SECKILL_API_PROCESSES: '1' });
+  if (!f.smoke) await scenario('cluster: 1 shard, 2 API processes', { ...redisCluster, SECKILL_API_PROCESSES: '2' });
   await scenario('cluster: 3 shards, 2 API processes', { ...redisCluster, SECKILL_API_PROCESSES: '2' }, 3);
-  await scenario('cluster: 3 shards, 2 processes, WAIT 1', { ...redisCluster, SECKILL_API_PROCESSES: '2', SECKILL_REDIS_WAIT_REPLICAS: '1' }, 3);
-  await scenario('cluster: 3 shards, 2 processes, Kafka RF 3', { ...cluster, SECKILL_API_PROCESSES: '2' }, 3);
+  if (!f.smoke) await scenario('cluster: 3 shards, 2 processes, WAIT 1', { ...redisCluster, SECKILL_API_PROCESSES: '2', SECKILL_REDIS_WAIT_REPLICAS: '1' }, 3);
+  if (!f.smoke) await scenario('cluster: 3 shards, 2 processes, Kafka RF 3', { ...cluster, SECKILL_API_PROCESSES: '2' }, 3);
   ratios.push(
     ['3 / 1 shards (gate alone, no HTTP)', 'cluster gate: reserve Lua, 3 shards', 'cluster gate: reserve Lua, 1 shard'],
     ['2 / 1 API processes (cluster, 1 shard)', 'cluster: 1 shard, 2 API processes', 'cluster: 1 shard, 1 API process'],

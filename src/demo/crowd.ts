@@ -30,7 +30,8 @@ export class Limiter {
     this.max = max;
   }
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    // while, not if: a caller arriving between a release and the woken waiter's turn may take the slot first.
+    while (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.active++;
     try {
       return await fn();

@@ -24,7 +24,8 @@ function run(script: string): Promise<{ code: number | null; output: string }> {
 for (const [script, figures] of [
   ['purchase.ts', ['purchase: reserving (202)', 'purchase: sold out (409)', 'purchase: limit exceeded (409)', 'baseline: bare Fastify route', 'baseline: reserve Lua', 'baseline: naive MySQL']],
   ['read-path.ts', ['activity detail: service (cached)', 'baseline: straight MySQL per request']],
-  ['persistence.ts', ['worker: one transaction per batch of 500', 'baseline: one transaction per order']],
+  ['persistence.ts', ['worker: one transaction per batch of 500', 'baseline: one transaction per order', '2 workers on the same activity, batches of 500']],
+  ['scale-out.ts', ['single Redis: 1 API process', 'single Redis: 2 API processes']],
 ] as const) {
   test(`bench/${script} --smoke prints its figures and ratios`, { timeout: 120_000 }, async () => {
     const { code, output } = await run(script);

@@ -8,6 +8,7 @@
  * send and receive times, which the checks use to tell a false SOLD_OUT from a true one.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Limiter } from '../../../src/demo/crowd.ts';
 import { token } from '../../support/http.ts';
 
 export type ClickKind = 'single' | 'double-click' | 'greedy' | 'replay';
@@ -51,26 +52,6 @@ export interface CrowdOptions {
   requestTimeoutMs?: number;
   /** Greedy and replaying buyers wait this long between their requests. */
   greedyGapMs?: number;
-}
-
-/** Semaphore: caps requests in flight. */
-class Limiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  private readonly max: number;
-  constructor(max: number) {
-    this.max = max;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
 }
 
 const RETRYABLE = new Set([0, 429, 503]);
