@@ -20,6 +20,28 @@ export type PublishOutcome = 'published' | 'failed' | 'unknown';
 const MAX_BATCH = 1000;
 const MAX_IN_FLIGHT = 2;
 
+/** Broker error codes after which the messages may have been appended all the same. */
+const MAYBE_APPENDED = new Set(['NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'REQUEST_TIMED_OUT', 'NETWORK_EXCEPTION', 'UNKNOWN_SERVER_ERROR']);
+
+/**
+ * Whether a produce error proves the messages were not written. Only a connection that was never
+ * made, or a request the client refused to build, does. A lost connection or a timeout does not:
+ * the broker may hold the request in its socket buffer or its log (a frozen broker appends it on
+ * SIGCONT; a killed one may have appended it before dying), and releasing its units would sell them
+ * a second time while the message still becomes an order (issue #10, a Kafka freeze).
+ */
+export function surelyNotWritten(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 6) return false;
+  const { code } = error as Error & { code?: unknown };
+  if (code === 'ECONNREFUSED' || code === 'PLT_KFK_USER') return true;
+  if (error instanceof AggregateError) return error.errors.length > 0 && error.errors.every((e) => surelyNotWritten(e, depth + 1));
+  if (code === 'PLT_KFK_TIMEOUT' || /timed? ?out/i.test(error.message)) return false;
+  // A broker that answered with an error code refused the request, except for the codes that
+  // mean it may have appended anyway.
+  if (code === 'PLT_KFK_PROTOCOL') return !MAYBE_APPENDED.has(String((error as Error & { apiId?: unknown }).apiId));
+  return surelyNotWritten(error.cause, depth + 1);
+}
+
 interface Pending {
   message: ReservationMessage;
   resolve(outcome: PublishOutcome): void;
@@ -27,9 +49,10 @@ interface Pending {
 
 export interface OrderPublisher {
   /**
-   * 'published': acknowledged by all in-sync replicas. 'failed': definitely not written — the
-   * caller releases the reservation. 'unknown': no answer within the timeout — the caller answers
-   * 202 and leaves the decision to the worker and reconciliation.
+   * 'published': acknowledged by all in-sync replicas. 'failed': definitely not written (see
+   * surelyNotWritten) — the caller releases the reservation. 'unknown': no answer within the
+   * timeout, or an error that leaves the write possible — the caller answers 202, publishes again
+   * (the worker drops the duplicate by order id) and leaves the rest to reconciliation.
    */
   publish(message: ReservationMessage): Promise<PublishOutcome>;
 }
@@ -82,7 +105,7 @@ export function createOrderPublisher(producer: StringProducer, topic: string, op
     )
       .then(
         () => 'published' as const,
-        () => 'failed' as const,
+        (error: unknown) => (surelyNotWritten(error) ? ('failed' as const) : ('unknown' as const)),
       )
       .then((outcome) => {
         clearTimeout(timer);
