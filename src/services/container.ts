@@ -44,6 +44,7 @@ export async function createServices(infra: Infra) {
     log,
     metrics,
     orderPipelineIdle,
+    soldOut,
   });
   // Issue #5: rate limits, anti-bot, load shedding, Redis breaker and degraded admission.
   const guard = createGuard({ infra, inventory, ids, publisher });

@@ -8,8 +8,9 @@
  *     is a no-op, then released; a reservation whose order exists is only settled. Only judged
  *     while the order pipeline has consumed everything published (group lag 0): during a Kafka or
  *     worker outage an old reservation is a message waiting, not a lost one (issue #10, fault 1);
- *     a pending answer its API process never confirmed (the process died mid-publish) is turned
- *     into the order id after `orphanAfterMs`, so replays stop being told "retry";
+ *     a pending answer its API process never confirmed (the process died mid-publish) is, after
+ *     `orphanAfterMs`, confirmed if its order is in MySQL, else released with its answer forgotten
+ *     once the pipeline is idle, so replays stop being told "retry" and never get a 202 for nothing;
  *  3. (sharded activities, issue #11) a steal stranded between its take and its give (a crash):
  *     after `transitAfterMs` the transfer is completed on the receiving shard (its marker makes
  *     that once-only; if that shard is not loaded the transfer is voided and the load recounts it);
@@ -27,6 +28,7 @@ import { wasReturned } from '../redis/lifecycle.ts';
 import { allShardKeys, clearTransit, confirm, listPending, listReservations, listTransit, release, remaining, settle, shardSegments, stealGive } from '../redis/stock.ts';
 import type { Cancellation } from './cancellation.ts';
 import type { Inventory } from './inventory.ts';
+import type { SoldOutFlags } from './sold-out.ts';
 import { retryTransaction } from './tx.ts';
 
 export interface ReconcileReport {
@@ -38,6 +40,8 @@ export interface ReconcileReport {
   restocked: string[];
   /** Reservations recorded FAILED (LOST) and released. */
   lost: string[];
+  /** Reservations whose API process died before publishing them: released, their answers forgotten. */
+  unpublished: string[];
   /** Steals found stranded in transit and completed (or voided). */
   transfers: string[];
 }
@@ -56,6 +60,8 @@ export interface ReconcileDeps {
   metrics?: Metrics;
   /** True when the order workers have consumed every published reservation; absent → always. */
   orderPipelineIdle?: () => Promise<boolean>;
+  /** Told when units came back, so instances holding a sold-out flag look again. */
+  soldOut?: Pick<SoldOutFlags, 'announceReturned'>;
   /** A steal still in transit after this long was interrupted (default 10 s). */
   transitAfterMs?: number;
   /** Cancelled orders younger than this are checked (the return markers live 7 days). */
@@ -125,11 +131,34 @@ export function createReconciler(deps: ReconcileDeps) {
     return restocked;
   }
 
-  async function confirmOrphans(activity: Pick<Activity, 'id' | 'shards'>): Promise<void> {
+  /**
+   * A pending answer whose API process died mid-publish: nobody was told 202 (replays were told
+   * "retry"), and whether Kafka has the message is unknown. Its order in MySQL proves it was
+   * published: confirm the answer. No order while the pipeline has consumed everything published
+   * proves it was not: release the units and forget the answer, so a retry starts afresh. Confirming
+   * blindly would tell a replay 202 for an order reconciliation later records FAILED (LOST).
+   */
+  async function settleOrphans(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<string[]> {
     const cutoff = now() - orphanAfterMs;
-    for (const orphan of await listPending(redis, keys, activity.id, activity.shards)) {
-      if (orphan.reservedAtMs < cutoff) await confirm(redis, keys, { activityId: activity.id, ...orphan, shards: activity.shards });
+    const orphans = (await listPending(redis, keys, activity.id, activity.shards)).filter((o) => o.reservedAtMs < cutoff);
+    const released: string[] = [];
+    if (orphans.length === 0) return released;
+    // Lag first, then MySQL: a message consumed in between is then seen in MySQL.
+    const idle = await pipelineIdle();
+    const rows = await db.selectFrom('orders').select('id').where('id', 'in', orphans.map((o) => o.orderId)).execute();
+    const persisted = new Set(rows.map((r) => String(r.id)));
+    const quantities = idle ? new Map((await listReservations(redis, keys, activity.id, activity.shards)).map((r) => [r.orderId, r.quantity])) : new Map<string, number>();
+    for (const orphan of orphans) {
+      if (persisted.has(orphan.orderId)) {
+        await confirm(redis, keys, { activityId: activity.id, ...orphan, shards: activity.shards });
+      } else if (idle) {
+        const quantity = quantities.get(orphan.orderId) ?? 0;
+        const { orderId, userId, requestId } = orphan;
+        const ids = { activityId: activity.id, orderId, userId, requestId, quantity, segments: activity.segments, shards: activity.shards };
+        if (await release(redis, keys, { ...ids, returnStock: quantity > 0, forgetAnswer: true })) released.push(orderId);
+      }
     }
+    return released;
   }
 
   async function pipelineIdle(): Promise<boolean> {
@@ -215,16 +244,19 @@ export function createReconciler(deps: ReconcileDeps) {
       const before = (await remaining(redis, keys, activity.id, activity.shards)) ?? -1;
       const transfers = await completeTransfers(activity);
       const restocked = await restockMissing(activity);
-      await confirmOrphans(activity);
+      const unpublished = await settleOrphans(activity);
       const lost = await releaseLost(activity);
       const { after } = await inventory.loadFromTruth(activity);
+      // Units given back here: a sold-out flag set while they were held must drop everywhere.
+      if (unpublished.length > 0 || lost.length > 0) await deps.soldOut?.announceReturned(activity.id);
       const report = {
         activityId: activity.id,
         before: { remaining: Math.max(0, before) },
         after: { remaining: after },
-        repaired: before !== after || restocked.length > 0 || lost.length > 0 || transfers.length > 0,
+        repaired: before !== after || restocked.length > 0 || lost.length > 0 || transfers.length > 0 || unpublished.length > 0,
         restocked,
         lost,
+        unpublished,
         transfers,
       };
       if (report.repaired) log.warn(report, 'reconciliation repaired drift');
