@@ -137,6 +137,8 @@ export function createReconciler(deps: ReconcileDeps) {
    * published: confirm the answer. No order while the pipeline has consumed everything published
    * proves it was not: release the units and forget the answer, so a retry starts afresh. Confirming
    * blindly would tell a replay 202 for an order reconciliation later records FAILED (LOST).
+   * (A double fault escapes this: a 202 given on an unknown outcome whose confirm also failed, and
+   * whose republish lands after this release, ends FAILED in MySQL, counted as refused_by_mysql.)
    */
   async function settleOrphans(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<string[]> {
     const cutoff = now() - orphanAfterMs;
