@@ -8,7 +8,7 @@ import type { RedisClient } from './client.ts';
 import { type ActivityKeys, homeShard, type Keys } from './keys.ts';
 import { runScript, script } from './scripts.ts';
 import type { ReserveInput, ReserveResult, RestockInput } from './stock.ts';
-import { clearTransit, homeKeys, parseStoredAnswer, restock, shardRemaining, shardSegments, stealTake } from './stock.ts';
+import { clearTransit, homeKeys, parseStoredAnswer, restock, shardRemaining, shardSegments, stealTake, TRANSFER_MARKER_TTL_SECONDS } from './stock.ts';
 
 /**
  * The waitlist of a sharded activity (issue #11) lives on shard 0, beside the open-sale units its
@@ -212,6 +212,20 @@ export async function wasReturned(
 }
 
 /** The purchase of an offered user from the held unit; undefined when the user holds no live offer. */
+/** What waitlistClaim-8.lua and claimGive-8.lua answer: undefined when there was no offer to take. */
+function claimResult(code: number, value: string): ReserveResult | undefined {
+  switch (code) {
+    case 1:
+      return { kind: 'reserved', orderId: value };
+    case 2:
+      return parseStoredAnswer(value);
+    case -2:
+      return { kind: 'refused', code: 'LIMIT_EXCEEDED' };
+    default:
+      return undefined;
+  }
+}
+
 export async function waitlistClaim(redis: RedisClient, keys: Keys, input: ReserveInput): Promise<ReserveResult | undefined> {
   const shards = input.shards ?? 1;
   if (shards > 1 && homeShard(input.userId, shards) !== 0) return claimAcrossShards(redis, keys, input);
@@ -232,16 +246,7 @@ export async function waitlistClaim(redis: RedisClient, keys: Keys, input: Reser
     ],
     [input.userId, input.quantity, input.limitPerUser, input.orderId, input.requestId, input.nowMs, input.ttlSeconds],
   );
-  switch (code) {
-    case 1:
-      return { kind: 'reserved', orderId: value };
-    case 2:
-      return parseStoredAnswer(value);
-    case -2:
-      return { kind: 'refused', code: 'LIMIT_EXCEEDED' };
-    default:
-      return undefined;
-  }
+  return claimResult(code, value);
 }
 
 /**
@@ -289,20 +294,11 @@ async function claimAcrossShards(redis: RedisClient, keys: Keys, input: ReserveI
       input.requestId,
       input.nowMs,
       input.ttlSeconds,
-      7 * 24 * 3600,
+      TRANSFER_MARKER_TTL_SECONDS,
     ],
   );
   await clearTransit(redis, zero, transferId);
-  switch (code) {
-    case 1:
-      return { kind: 'reserved', orderId: value };
-    case 2:
-      return parseStoredAnswer(value);
-    case -2:
-      return { kind: 'refused', code: 'LIMIT_EXCEEDED' };
-    default:
-      return undefined;
-  }
+  return claimResult(code, value);
 }
 
 export interface WaitlistView {

@@ -265,7 +265,8 @@ export async function shardSnapshot(redis: RedisClient, k: ActivityKeys): Promis
   };
 }
 
-const TRANSFER_MARKER_TTL_SECONDS = 7 * 24 * 3600;
+/** How long a transfer's once-only marker lives on the receiving shard: far beyond any crash to repair. */
+export const TRANSFER_MARKER_TTL_SECONDS = 7 * 24 * 3600;
 
 /** stealTake-4.lua on the donor: {taken, pending}; taken -3 when the donor is not loaded. */
 export async function stealTake(

@@ -61,8 +61,9 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
   async function drainBeforeRebuild(activity: Pick<Activity, 'id' | 'shards'>): Promise<void> {
     const idle = options.orderPipelineIdle;
     if (!idle) return;
-    const snapshots = await Promise.all(allShardKeys(keys, activity.id, activity.shards).map((k) => shardSnapshot(redis, k)));
-    if (snapshots.every((s) => s.loaded)) return;
+    // Only the counters' existence: this runs before every load (reconciliation's included).
+    const loaded = await Promise.all(allShardKeys(keys, activity.id, activity.shards).map((k) => redis.exists(k.remaining)));
+    if (loaded.every((n) => n === 1)) return;
     const row = await db.selectFrom('activity_stock').select(['stock', 'available']).where('activity_id', '=', activity.id).executeTakeFirst();
     if (!row || row.available >= row.stock) return;
     const deadline = Date.now() + DRAIN_WAIT_MS;

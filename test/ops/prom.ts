@@ -1,30 +1,12 @@
 /**
- * Helpers for the ops tests: read Prometheus text exposition, and run promtool (Debian's
- * prometheus package, installed by `make promtool` / deploy/ensure-promtool.sh).
+ * Helpers for the ops tests: read Prometheus text exposition with the dashboard's own parser (the
+ * format itself is checked by `promtool check metrics`), and run promtool (Debian's prometheus
+ * package, installed by `make promtool` / deploy/ensure-promtool.sh).
  */
 import { spawnSync } from 'node:child_process';
+import { parseProm, type Sample } from '../../web/src/prom.ts';
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-export function parseSamples(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = SAMPLE.exec(line);
-    if (!match) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(LABEL)) labels[key as string] = value as string;
-    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
+export { parseProm as parseSamples, type Sample };
 
 /** Sum of the samples named `name` whose labels include `labels`. */
 export function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
