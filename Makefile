@@ -16,7 +16,7 @@ promtool:
 	@deploy/ensure-promtool.sh
 
 # A complete, verified flash sale: the demo starts its own service instance (payment simulator on),
-# runs the crowd, checks every promise of API.md against MySQL and Redis and writes reports/<time>/.
+# runs the crowd, checks every promise of docs/api.md against MySQL and Redis and writes reports/<time>/.
 # Extra flags: make demo DEMO_ARGS="--size small".
 demo: deps
 	npm run services

@@ -1,94 +1,87 @@
 /**
- * Shared plumbing of the benchmarks: flags, the service under test as a child process, autocannon
- * in another child process, medians, and the table printed at the end.
- *
- * Cores (this machine has 2): with `taskset` available, the service (or the bare baseline) is
- * pinned to CPU 1 and the load generator to CPU 0; Redis, MariaDB and Kafka float over both.
+ * Shared plumbing of the benchmarks: flags, servers under test pinned to CPU 1, the load generators
+ * (bench/drivers.ts) pinned to CPU 0, medians, and the table printed at the end.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../src/cli/command-line.ts';
+import { redisNode } from '../src/cli/services/redis.ts';
+import { waitUntilAnswering } from '../src/cli/services/service.ts';
 import type { HttpClient } from '../src/demo/http.ts';
+import { freePort } from '../src/demo/service.ts';
+import { type DriverResult, hasTaskset, pinned, wrk } from './drivers.ts';
+
+export { writeTokens } from './drivers.ts';
 
 export interface BenchFlags {
   smoke: boolean;
+  /** Take a CPU profile of each phase (where a benchmark supports it). */
+  profile: boolean;
   runs: number;
   durationSeconds: number;
   connections: number;
 }
 
-export function flags(): BenchFlags {
-  const { values } = parseArgs({
-    options: { smoke: { type: 'boolean' }, runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' } },
-  });
+/** The flags every benchmark takes, for its --help. */
+export const BENCH_FLAGS = `  --smoke             one short run (1 run of 1 s): checks the benchmark works, measures nothing
+  --runs N            runs per figure; the median is reported [3]
+  --duration SECONDS  length of each run [5]
+  --connections N     keep-alive connections of the load generator [200]
+  --profile           also a CPU profile of each phase, where the benchmark supports it
+
+Needs the services it uses up (npm run services), at SECKILL_REDIS_URL, SECKILL_MYSQL_URL (its
+server; the benchmark makes and drops its own database) and SECKILL_KAFKA_BROKERS. The load
+generators are native (wrk, installed from Debian's packages on first use; bench/openload, compiled
+with cc on first use). Do not run two at once on a small machine: they share its cores. Results and
+the commands that produced them: bench/RESULTS.md.`;
+
+/** Parses the common flags; `--help` prints `usage` (with the common flags) and exits 0 first. */
+export function flags(name: string, usage: string): BenchFlags {
+  const { values } = parseCommandLine(
+    { name, usage: `${usage}\n\n${BENCH_FLAGS}` },
+    {
+      options: { smoke: { type: 'boolean' }, profile: { type: 'boolean' }, runs: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' } },
+    },
+  );
+  const positive = (flag: string, text: string | undefined, fallback: number): number => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (Number.isInteger(n) && n > 0) return n;
+    process.stderr.write(`${name}: --${flag} must be a positive integer, got "${text}" (${name} --help shows the usage)\n`);
+    process.exit(2);
+  };
   const smoke = values.smoke === true;
   return {
     smoke,
-    runs: Number(values.runs ?? (smoke ? 1 : 3)),
-    durationSeconds: Number(values.duration ?? (smoke ? 1 : 5)),
-    connections: Number(values.connections ?? 64),
+    profile: values.profile === true,
+    runs: positive('runs', values.runs, smoke ? 1 : 3),
+    durationSeconds: positive('duration', values.duration, smoke ? 1 : 5),
+    connections: positive('connections', values.connections, 200),
   };
 }
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 export const coreSplit = hasTaskset
-  ? 'load generator pinned to CPU 0, server under test pinned to CPU 1 (taskset); Redis/MariaDB/Kafka unpinned'
+  ? 'load generator (wrk or openload) pinned to CPU 0, server under test pinned to CPU 1 (taskset); Redis/MariaDB/Kafka unpinned'
   : 'no taskset: load generator and server share both cores';
 
 /** Spawns `node <args>` pinned to `cpu` when taskset exists. */
 export function nodeOn(cpu: number, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
-  return spawn(cmd as string, argv as string[], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, argv] = pinned(cpu, process.execPath, args);
+  return spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export interface LoadResult {
-  requestsPerSec: number;
-  total: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  timeouts: number;
-  statuses: Record<string, number>;
-}
-
-const LOAD = fileURLToPath(new URL('./load.ts', import.meta.url));
-
-export function writeTokens(tokens: string[]): string {
-  const file = join(tmpdir(), `seckill-bench-tokens-${process.pid}-${Date.now()}.json`);
-  writeFileSync(file, JSON.stringify(tokens));
-  return file;
-}
-
-let runCounter = 0;
-
-/** One autocannon run in its own process. */
-export async function load(spec: { url: string; method: 'GET' | 'POST'; path: string; tokensFile?: string }, f: BenchFlags): Promise<LoadResult> {
-  const child = nodeOn(0, [
-    LOAD,
-    JSON.stringify({ ...spec, durationSeconds: f.durationSeconds, connections: f.connections, runId: `b${process.pid}x${Date.now().toString(36)}x${runCounter++}` }),
-  ]);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
+/** One closed-loop wrk run against `url + path`. */
+export function load(spec: { url: string; method: 'GET' | 'POST'; path: string; tokensFile?: string; replay?: boolean }, f: BenchFlags): Promise<DriverResult> {
+  return wrk({
+    url: spec.url + spec.path,
+    mode: spec.method === 'GET' ? 'get' : spec.replay ? 'replay' : 'fresh',
+    ...(spec.tokensFile ? { tokensFile: spec.tokensFile } : {}),
+    seconds: f.durationSeconds,
+    connections: f.connections,
   });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`load generator failed (${code}): ${err}`);
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as LoadResult;
 }
 
 export const median = (xs: number[]): number => {
@@ -120,37 +113,82 @@ export async function medianOf(name: string, runs: number, fn: () => Promise<Omi
   return figure;
 }
 
-export function fromLoad(r: LoadResult, expectStatus: string): Omit<Figure, 'name'> {
+export function fromLoad(r: DriverResult, expectStatus: string): Omit<Figure, 'name'> {
   const expected = r.statuses[expectStatus] ?? 0;
-  const share = r.total > 0 ? expected / r.total : 0;
+  const share = r.requests > 0 ? expected / r.requests : 0;
   return {
-    opsPerSec: r.requestsPerSec,
-    p50Ms: r.p50Ms,
-    p99Ms: r.p99Ms,
+    opsPerSec: Math.round(r.requestsPerSec),
+    p50Ms: Math.round(r.p50Ms * 10) / 10,
+    p99Ms: Math.round(r.p99Ms * 10) / 10,
     note: `${Math.round(share * 100)}% ${expectStatus} ${JSON.stringify(r.statuses)}${r.errors ? ` errors ${r.errors}` : ''}`,
   };
 }
 
-/** `cores` says how the run used the cores when it is not the usual split. */
-export function print(title: string, figures: Figure[], ratios: Array<[string, string, string]>, cores = coreSplit): void {
+/**
+ * `ratios`: [label, figure, baseline figure], and optionally the ratio itself when it was measured
+ * otherwise (the median of runs paired with their baseline); `cores` says how the run used the cores
+ * when it is not the usual split.
+ */
+export function print(title: string, figures: Figure[], ratios: Array<[string, string, string, number?]>, cores = coreSplit): void {
   const byName = new Map(figures.map((f) => [f.name, f]));
-  process.stdout.write(`\n## ${title}\n${cores}\n`);
+  // The machine may be shared: the load average says how much else ran beside the figures.
+  process.stdout.write(`\n## ${title}\n${cores}; load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}\n`);
   for (const f of figures) {
     process.stdout.write(
       `${f.name.padEnd(44)} ${String(f.opsPerSec).padStart(8)} ops/s` +
         `${f.p50Ms !== undefined ? `  p50 ${f.p50Ms} ms  p99 ${f.p99Ms} ms` : ''}${f.note ? `  (${f.note})` : ''}\n`,
     );
   }
-  for (const [label, a, b] of ratios) {
+  const measured: Record<string, number> = {};
+  for (const [label, a, b, given] of ratios) {
     const x = byName.get(a)?.opsPerSec;
     const y = byName.get(b)?.opsPerSec;
-    process.stdout.write(`ratio ${label.padEnd(50)} ${x && y ? (x / y).toFixed(2) : 'n/a'}×\n`);
+    const ratio = given !== undefined && Number.isFinite(given) && given > 0 ? given : x && y ? x / y : undefined;
+    process.stdout.write(`ratio ${label.padEnd(50)} ${ratio !== undefined ? ratio.toFixed(2) : 'n/a'}×${given !== undefined ? ' (median of runs paired with the baseline)' : ''}\n`);
+    if (ratio !== undefined) measured[ratioKey(label)] = Math.round(ratio * 1000) / 1000;
+  }
+  // One machine-readable line: what bench/ratios.ts records and the regression guard compares.
+  process.stdout.write(`${RATIOS_LINE} ${JSON.stringify(measured)}\n`);
+}
+
+export const RATIOS_LINE = 'ratios-json';
+
+/** A ratio's name without the target in brackets, so a changed target keeps its record. */
+export const ratioKey = (label: string): string => label.replace(/\s*\(target[^)]*\)\s*$/, '').trim();
+
+/** Starts the bare Fastify baseline pinned like the service; resolves with its URL. */
+export function startBare(mysqlUrl?: string): Promise<{ url: string; pid: number; stop(): void }> {
+  return startBaseline('bare-fastify.ts', mysqlUrl ? [mysqlUrl] : []);
+}
+
+/** Starts the contract's floor (bench/contract-floor.ts) pinned like the service, verifying tokens signed with `jwtSecret`. */
+export function startContractFloor(jwtSecret: string): Promise<{ url: string; pid: number; stop(): void }> {
+  return startBaseline('contract-floor.ts', [jwtSecret]);
+}
+
+export const CEILING = 'ceiling: trivial node:http server (1 process)';
+
+/**
+ * The driver's ceiling, measured like every figure beside it: wrk against the trivial server
+ * (pinned to CPU 1). No figure of the same run can go above it; how close one comes is how close
+ * it is to the limit of the driver and one core.
+ */
+export async function driverCeiling(f: BenchFlags): Promise<Figure> {
+  const trivial = await startTrivial();
+  try {
+    return await medianOf(CEILING, f.runs, async () => fromLoad(await load({ url: trivial.url, method: 'POST', path: '/api/v1/activities/1/purchase' }, f), '409'));
+  } finally {
+    trivial.stop();
   }
 }
 
-/** Starts the bare Fastify baseline pinned like the service; resolves with its URL. */
-export async function startBare(mysqlUrl?: string): Promise<{ url: string; stop(): void }> {
-  const child = nodeOn(1, [fileURLToPath(new URL('./bare-fastify.ts', import.meta.url)), ...(mysqlUrl ? [mysqlUrl] : [])]);
+/** Starts the driver's ceiling (bench/trivial-server.ts) pinned like the service. */
+export function startTrivial(): Promise<{ url: string; pid: number; stop(): void }> {
+  return startBaseline('trivial-server.ts', []);
+}
+
+async function startBaseline(script: string, args: string[]): Promise<{ url: string; pid: number; stop(): void }> {
+  const child = nodeOn(1, [fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args]);
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
@@ -158,9 +196,9 @@ export async function startBare(mysqlUrl?: string): Promise<{ url: string; stop(
       const line = out.split('\n')[0];
       if (out.includes('\n') && line) resolve(line.trim());
     });
-    child.on('exit', (code) => reject(new Error(`bare fastify exited ${code}`)));
+    child.on('exit', (code) => reject(new Error(`${script} exited ${code}`)));
   });
-  return { url, stop: () => child.kill('SIGTERM') };
+  return { url, pid: child.pid!, stop: () => child.kill('SIGTERM') };
 }
 
 /**
@@ -182,4 +220,21 @@ export async function openSale(http: HttpClient, adminToken: string, fields: Rec
   });
   if (created.status !== 201) throw new Error(`create activity: ${created.status} ${JSON.stringify(created.body)}`);
   return (created.body as { activity: { id: string } }).activity.id;
+}
+
+/** A benchmark's own redis-server: diskless, on a free port; `stop()` kills it and removes its folder. */
+export async function startOwnRedis(name: string): Promise<{ url: string; pid: number; stop(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), `seckill-${name}-`));
+  const service = redisNode({ name, dir, endpoint: { host: '127.0.0.1', port: await freePort() } });
+  service.prepare();
+  const pid = await service.start();
+  await waitUntilAnswering(service, pid);
+  return {
+    url: `redis://127.0.0.1:${service.endpoint.port}`,
+    pid,
+    stop() {
+      process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * Scale-out of one hot activity (issue 11): the reservation rate of ONE activity through the whole
+ * Scale-out of one hot activity: the reservation rate of ONE activity through the whole
  * service (HTTP → Redis → Kafka), in scenarios measured in the same run:
  *   - 1 API process vs 2 (SECKILL_API_PROCESSES), against the default single Redis and Kafka;
  *   - on the cluster topology (`npm run services -- --topology cluster`, when it is up):
@@ -20,10 +20,21 @@ import { createHttpClient } from '../src/demo/http.ts';
 import { demoEnv, startService } from '../src/demo/service.ts';
 import { closeRedis, createRedis } from '../src/redis/client.ts';
 import { createKeys } from '../src/redis/keys.ts';
-import { loadShard, reserve, shardSegments } from '../src/redis/stock.ts';
-import { type Figure, flags, fromLoad, load, medianOf, openSale, print, writeTokens } from './lib.ts';
+import { reserve } from '../src/redis/reservations.ts';
+import { shardSegments } from '../src/redis/shards.ts';
+import { loadShard } from '../src/redis/stock.ts';
+import { CEILING, driverCeiling, type Figure, flags, fromLoad, load, medianOf, openSale, print, writeTokens } from './lib.ts';
 
-const f = flags();
+const f = flags(
+  'bench/scale-out',
+  `usage: node_modules/.bin/node bench/scale-out.ts [--smoke] [--runs N] [--duration SECONDS] [--connections N]
+
+Scale-out of one hot activity: its reservation rate through the whole service, 1 API process against 2;
+and, when the cluster topology is up (npm run services -- --topology cluster), the reserve script on 1
+against 3 shards, the service on 1 against 3 shards, Redis WAIT for a replica off against on, and the
+3-broker Kafka (replication factor 3) against one broker. Each scenario starts its own service with its
+own database and prefixes, dropped afterwards. A benchmark, not a test.`,
+);
 const figures: Figure[] = [];
 const cluster = clusterEnv();
 const clusterUp = (await redisClusterSummary(redisClusterNodes())).ok;
@@ -111,4 +122,6 @@ if (clusterUp) {
 } else {
   process.stdout.write('cluster topology not up: its scenarios are skipped (npm run services -- --topology cluster)\n');
 }
+figures.push(await driverCeiling(f));
+ratios.push(['1 API process / driver ceiling (single Redis)', 'single Redis: 1 API process', CEILING]);
 print('One hot activity: reservations through the service as it scales out', figures, ratios, 'load generator pinned to CPU 0 (when taskset exists); API processes, Redis, Kafka and MariaDB unpinned on both cores');

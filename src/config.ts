@@ -1,9 +1,10 @@
 /**
- * Typed, validated configuration. Every variable of API.md's table lives here with its documented
+ * Typed, validated configuration. Every variable of the contract's table (docs/api.md) lives here with its documented
  * default; a bad value throws a ConfigError naming the variable, and the CLI turns that into one
  * line on stderr and exit code 1 — the process never starts half-configured.
  */
 
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 export class ConfigError extends Error {
@@ -20,6 +21,11 @@ export type Role = 'api' | 'worker';
 export interface Config {
   port: number;
   host: string;
+  /**
+   * The ops listener (SECKILL_OPS_PORT, SECKILL_OPS_HOST): when set, /metrics, /docs, the admin API
+   * and the /admin page are served there and the public port answers them 404. Undefined: one port.
+   */
+  ops: { port: number; host: string } | undefined;
   redis: {
     nodes: string[];
     cluster: boolean;
@@ -27,7 +33,7 @@ export interface Config {
     /**
      * Replicas that must have a reservation (Redis WAIT) before it is published; 0: none. Redis
      * replicates asynchronously, so without it a master failover can lose a reservation that was
-     * already answered 202 (its order is then a duplicate request or LOST, never oversold).
+     * already answered 202 (its order may then be refused by MySQL, never oversold).
      */
     waitReplicas: number;
     waitTimeoutMs: number;
@@ -56,12 +62,31 @@ export interface Config {
   maxEventLoopDelayMs: number;
   degradeAdmitRatio: number;
   waitlistOfferSeconds: number;
+  ws: WebSocketLimits;
   roles: Role[];
   /** API processes `npm start` runs on this machine (node:cluster); 1: the process itself serves. */
   apiProcesses: number;
+  /** How apiProcesses was decided, for the line `npm start` logs at start. */
+  apiProcessesReason: string;
   logLevel: string;
   /** Variables left at an insecure development default; the logger warns loudly about each. */
   devDefaults: string[];
+}
+
+/** What one API process allows its WebSockets; every cap and timeout of 0 is off. */
+export interface WebSocketLimits {
+  /** Open sockets per user id on this process. */
+  maxPerUser: number;
+  /** Open sockets per client address (X-Forwarded-For only with SECKILL_TRUST_PROXY) on this process. */
+  maxPerIp: number;
+  /** Open sockets on this process. */
+  maxPerInstance: number;
+  /** Ping interval; a socket that leaves a ping unanswered for two intervals is dropped. */
+  heartbeatMs: number;
+  /** A socket whose client has sent nothing for this long is closed. */
+  idleTimeoutMs: number;
+  /** Unsent bytes a socket may hold before it is closed as a slow consumer. */
+  maxBufferedBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -176,17 +201,26 @@ export function loadConfig(env: Env = process.env): Config {
     if (role !== 'api' && role !== 'worker') throw new ConfigError('SECKILL_ROLES', `must list api and/or worker, got "${rolesText}"`);
   }
 
-  // One per core by default: a Node process uses one core, and one hot sale should use them all.
-  const apiProcesses = number(env, 'SECKILL_API_PROCESSES', availableParallelism(), { min: 1, max: 256 });
+  const cores = usableCores();
+  const apiProcesses = number(env, 'SECKILL_API_PROCESSES', cores.count, { min: 1, max: 256 });
+  const apiProcessesReason = raw(env, 'SECKILL_API_PROCESSES') === undefined ? `default: one per usable core (${cores.why})` : 'SECKILL_API_PROCESSES';
 
   const logLevel = raw(env, 'SECKILL_LOG_LEVEL') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError('SECKILL_LOG_LEVEL', `must be a pino level, got "${logLevel}"`);
   }
 
+  const port = number(env, 'PORT', 8080, { max: 65535 });
+  // Port 0 (any free port) only makes sense in tests, where both listeners may ask for one.
+  const opsPort = raw(env, 'SECKILL_OPS_PORT') === undefined ? undefined : number(env, 'SECKILL_OPS_PORT', 0, { max: 65535 });
+  if (opsPort !== undefined && opsPort !== 0 && opsPort === port) throw new ConfigError('SECKILL_OPS_PORT', `must differ from PORT (${port}), got "${opsPort}"`);
+  const opsHost = raw(env, 'SECKILL_OPS_HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:_-]+$/.test(opsHost)) throw new ConfigError('SECKILL_OPS_HOST', `must be a host name or address, got "${opsHost}"`);
+
   return {
-    port: number(env, 'PORT', 8080, { max: 65535 }),
+    port,
     host,
+    ops: opsPort === undefined ? undefined : { port: opsPort, host: opsHost },
     redis: {
       nodes: redisNodes,
       cluster: redisNodes.length > 1,
@@ -223,9 +257,38 @@ export function loadConfig(env: Env = process.env): Config {
     maxEventLoopDelayMs: number(env, 'SECKILL_MAX_EVENT_LOOP_DELAY_MS', 500, { max: 60_000 }),
     degradeAdmitRatio: number(env, 'SECKILL_DEGRADE_ADMIT_RATIO', 0, { max: 1, integer: false }),
     waitlistOfferSeconds: number(env, 'SECKILL_WAITLIST_OFFER_SECONDS', 60, { min: 1, max: 86_400 }),
+    ws: {
+      maxPerUser: number(env, 'SECKILL_WS_MAX_PER_USER', 10, { max: 1_000_000 }),
+      maxPerIp: number(env, 'SECKILL_WS_MAX_PER_IP', 1000, { max: 10_000_000 }),
+      maxPerInstance: number(env, 'SECKILL_WS_MAX_PER_INSTANCE', 50_000, { max: 10_000_000 }),
+      heartbeatMs: number(env, 'SECKILL_WS_HEARTBEAT_MS', 30_000, { min: 100, max: 3_600_000 }),
+      idleTimeoutMs: number(env, 'SECKILL_WS_IDLE_TIMEOUT_MS', 1_800_000, { max: 86_400_000 }),
+      maxBufferedBytes: number(env, 'SECKILL_WS_MAX_BUFFERED_BYTES', 262_144, { min: 4096, max: 1_073_741_824 }),
+    },
     roles: [...new Set(roles)] as Role[],
     apiProcesses,
+    apiProcessesReason,
     logLevel,
     devDefaults,
   };
+}
+
+/**
+ * The cores this process may use: the CPUs it may run on (os.availableParallelism(), which follows
+ * taskset and cpusets), capped by a cgroup v2 CPU quota (a container given 2 CPUs of a 64-core host).
+ * One API process per usable core is the default: a Node process computes on one core; measured with
+ * a native load generator (bench/processes.ts), one per core answers 1.2-1.8x what one process does,
+ * and on a machine the service has to itself more processes than cores only take turns on them.
+ */
+export function usableCores(cpuMaxFile = '/sys/fs/cgroup/cpu.max'): { count: number; why: string } {
+  const parallelism = availableParallelism();
+  let quota: number | undefined;
+  try {
+    const [max, period] = readFileSync(cpuMaxFile, 'utf8').trim().split(/\s+/);
+    if (max !== undefined && max !== 'max' && Number(period) > 0) quota = Math.max(1, Math.ceil(Number(max) / Number(period)));
+  } catch {
+    // No cgroup v2 CPU controller here: the CPUs are the limit.
+  }
+  if (quota !== undefined && quota < parallelism) return { count: quota, why: `cgroup CPU quota of ${quota} of ${parallelism} CPUs` };
+  return { count: parallelism, why: `${parallelism} CPUs available` };
 }

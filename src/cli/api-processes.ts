@@ -1,5 +1,5 @@
 /**
- * Several API processes per machine (issue #11, SECKILL_API_PROCESSES): one Node process uses one
+ * Several API processes per machine (SECKILL_API_PROCESSES): one Node process uses one
  * core, so `npm start` forks one process per core with node:cluster, all accepting on the same
  * port. Process 0 also runs the background workers (consumer groups and SKIP LOCKED make several
  * safe, but one per machine is enough); the others serve the API only. What must be right across
@@ -15,7 +15,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AggregatorRegistry } from 'prom-client';
-import { isScrape, SCRAPE_REPLY, SCRAPE_REQUEST } from '../cluster-metrics.ts';
+import { isScrape, SCRAPE_REPLY, SCRAPE_REQUEST } from '../platform/cluster-metrics.ts';
 
 const INDEX_VARIABLE = 'SECKILL_PROCESS_INDEX';
 const SHUTDOWN_TIMEOUT_MS = 35_000;

@@ -15,11 +15,35 @@
  * Flags: --keep (leave the container and image for a look on failure).
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { deleteKafkaTopics, deleteRedisPrefix, dropDatabase } from '../demo/cleanup.ts';
 import { freePort } from '../demo/service.ts';
-import { ensureBaseImage } from '../container/base-image.ts';
+import { DEBIAN_IMAGE, ensureBaseImage } from '../container/base-image.ts';
 import { CONTAINER_FLAGS, ensureTools, podman, podmanStreamed } from '../container/podman.ts';
+import { parseCommandLine } from './command-line.ts';
+
+const { values: flags } = parseCommandLine(
+  {
+    name: 'container-test',
+    usage: `usage: node_modules/.bin/node src/cli/container-test.ts [--keep]        (make container-test)
+
+Builds the Dockerfile with podman (podman, runc and debootstrap are installed from Debian's packages
+when missing; the base images are made locally: a debootstrap Debian bookworm, cached in
+.local/container/, plus this project's Node and this machine's npm), runs the image against this
+machine's Redis, MariaDB and Kafka with its own database, key prefix and topic prefix, and checks
+/readyz, the HEALTHCHECK, PID 1 (the server, unprivileged), one Node in the image (the project's), /admin, one
+purchase reaching PENDING_PAYMENT, and that SIGTERM stops it with exit code 0. Removes what it made.
+Exit 0 when every check passed, 1 otherwise.
+
+  --keep   leave a failed run's container and image for a look
+
+Needs the services up (npm run services) at SECKILL_REDIS_URL, SECKILL_MYSQL_URL (its server; the
+database name is the test's own) and SECKILL_KAFKA_BROKERS; SECKILL_DEBIAN_MIRROR overrides the
+Debian mirror (default: the one apt uses). More: README.md, "Containers".`,
+  },
+  { options: { keep: { type: 'boolean' } } },
+);
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const IMAGE = 'localhost/seckill:container-test';
@@ -83,11 +107,11 @@ async function waitReady(url: string, name: string): Promise<void> {
 }
 
 /** One purchase through the real API; resolves when MySQL has the order as PENDING_PAYMENT. */
-async function purchaseOnce(url: string, adminToken: string): Promise<string> {
+async function purchaseOnce(url: string, opsUrl: string, adminToken: string): Promise<string> {
   const admin = { token: adminToken };
-  const commodity = await call(url, 'POST', '/api/v1/admin/commodities', { ...admin, body: { name: 'Container bottle', priceCents: 990 } });
+  const commodity = await call(opsUrl, 'POST', '/api/v1/admin/commodities', { ...admin, body: { name: 'Container bottle', priceCents: 990 } });
   check(commodity.status === 201, `create commodity: ${commodity.status} ${JSON.stringify(commodity.body)}`);
-  const activity = await call(url, 'POST', '/api/v1/admin/activities', {
+  const activity = await call(opsUrl, 'POST', '/api/v1/admin/activities', {
     ...admin,
     body: {
       name: 'Container sale',
@@ -123,11 +147,14 @@ async function purchaseOnce(url: string, adminToken: string): Promise<string> {
 }
 
 async function main(): Promise<number> {
-  const keep = process.argv.includes('--keep');
+  const keep = flags.keep === true;
   const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const name = `seckill-ct-${id}`;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  // The image's ops listener (9090) would be the host's own port under host networking.
+  const opsPort = await freePort();
+  const opsUrl = `http://127.0.0.1:${opsPort}`;
   const mysqlServer = (process.env.SECKILL_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/seckill').replace(/\/[^/]*$/, '');
   const redisUrl = process.env.SECKILL_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const brokers = process.env.SECKILL_KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -136,6 +163,8 @@ async function main(): Promise<number> {
     PORT: String(port),
     // Host networking: keep it on loopback, not on every interface the image's 0.0.0.0 would open.
     HOST: '127.0.0.1',
+    SECKILL_OPS_PORT: String(opsPort),
+    SECKILL_OPS_HOST: '127.0.0.1',
     SECKILL_MYSQL_URL: `${mysqlServer}/seckill_ct_${id}`,
     SECKILL_REDIS_URL: redisUrl,
     SECKILL_REDIS_PREFIX: `ct_${id}`,
@@ -154,9 +183,25 @@ async function main(): Promise<number> {
     const base = await ensureBaseImage(ROOT, log);
 
     let t = performance.now();
-    log(`podman build ${IMAGE} --build-arg BASE_IMAGE=${base}`);
+    // The runtime stage gets the plain Debian: the image must carry no Node but the project's.
+    log(`podman build ${IMAGE} --build-arg BASE_IMAGE=${base} --build-arg RUNTIME_IMAGE=${DEBIAN_IMAGE}`);
     await podmanStreamed(
-      ['build', ...CONTAINER_FLAGS, '--format', 'docker', '--layers=false', '--build-arg', `BASE_IMAGE=${base}`, '-t', IMAGE, '-f', 'Dockerfile', '.'],
+      [
+        'build',
+        ...CONTAINER_FLAGS,
+        '--format',
+        'docker',
+        '--layers=false',
+        '--build-arg',
+        `BASE_IMAGE=${base}`,
+        '--build-arg',
+        `RUNTIME_IMAGE=${DEBIAN_IMAGE}`,
+        '-t',
+        IMAGE,
+        '-f',
+        'Dockerfile',
+        '.',
+      ],
       30 * 60_000,
       ROOT,
     );
@@ -183,12 +228,23 @@ async function main(): Promise<number> {
     check(pid1.slice(2).join(' ').endsWith('node src/cli/serve.ts'), `PID 1 is not the server: ${pid1.slice(2).join(' ')}`);
     log(`PID 1 is the server, user ${pid1[0]}`);
 
-    const page = await call(url, 'GET', '/admin');
+    // One Node: no executable named node outside the project's node_modules (a base image's own
+    // /usr/local/bin/node would be a second runtime), and the project's is the one on PATH.
+    const others = (await podman(['exec', name, 'sh', '-c', "find / -xdev -type f -name node -perm -u+x -not -path '/app/node_modules/*' 2>/dev/null; true"])).trim();
+    check(others === '', `a Node outside the project's node_modules: ${others.split('\n').join(', ')}`);
+    const project = (await podman(['exec', name, 'node', '--version'])).trim();
+    const pinned = (JSON.parse(await readFile(new URL('../../node_modules/node/package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    check(project === `v${pinned}`, `node on PATH is ${project}, not the project's v${pinned}`);
+    log(`one Node in the image: ${project}`);
+
+    const page = await call(opsUrl, 'GET', '/admin');
     check(page.status === 200 && String(page.body).includes('<html'), `/admin: ${page.status} (web pages missing from the image?)`);
-    log('/admin serves the bundled dashboard');
+    const hidden = await call(url, 'GET', '/metrics');
+    check(hidden.status === 404, `/metrics on the public port: ${hidden.status}, expected 404`);
+    log('/admin serves the bundled dashboard on the ops listener; the public port hides /metrics');
 
     t = performance.now();
-    const orderId = await purchaseOnce(url, adminToken);
+    const orderId = await purchaseOnce(url, opsUrl, adminToken);
     log(`order ${orderId} is PENDING_PAYMENT after ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     t = performance.now();

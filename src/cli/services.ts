@@ -18,7 +18,6 @@
  *   ports (./services/cluster.ts), sharing the default MariaDB; start prints the variables that
  *   point the app at it. Its stop leaves MariaDB, which belongs to the default topology, alone.
  */
-import { parseArgs } from 'node:util';
 import {
   clusterEnv,
   forgetRedisClusterNode,
@@ -33,6 +32,7 @@ import { kafkaService } from './services/kafka.ts';
 import { mariadbService } from './services/mariadb.ts';
 import { redisService } from './services/redis.ts';
 import { ensure, type Service, status, stop } from './services/service.ts';
+import { parseCommandLine } from './command-line.ts';
 
 type Action = 'start' | 'stop' | 'status';
 
@@ -133,16 +133,38 @@ async function cluster(action: Action): Promise<number> {
   return ok ? 0 : 1;
 }
 
-const USAGE = 'usage: node src/cli/services.ts [start|stop|status] [--topology single|cluster]';
+const COMMAND = {
+  name: 'services',
+  usage: `usage: node_modules/.bin/node src/cli/services.ts [start|stop|status] [--topology single|cluster]
+       (npm run services -- [start|stop|status] [--topology single|cluster])
+
+Makes sure Redis, MariaDB and Kafka accept connections, so \`npm start\` and \`npm test\` work on a bare
+Debian machine without Docker.
+  start (default)  idempotent: a service that answers is left alone; one that does not, on a local
+                   address, is started here (Redis and MariaDB from Debian's packages, installed with
+                   apt-get when missing; Kafka 4.1 in KRaft mode from the jars infra/kafka/pom.xml
+                   fetches into .local/)
+  stop             stops only what this command started
+  status           says what answers; exits 1 if anything does not
+
+  --topology single   (default) one Redis, one MariaDB, one Kafka broker at the addresses below
+  --topology cluster  a 3-master Redis Cluster with a replica each (ports 7001-7006) and a 3-node Kafka
+                      cluster (brokers 19092-19094), sharing the default MariaDB; start prints the
+                      variables that point the app at it
+
+Addresses of the single topology (environment variables, as the app reads them):
+  SECKILL_REDIS_URL [redis://127.0.0.1:6379]  SECKILL_MYSQL_URL [mysql://root@127.0.0.1:3306/seckill]
+  SECKILL_KAFKA_BROKERS [127.0.0.1:9092]
+
+More: README.md, "Quick start" and "Scaling out".`,
+};
 
 function parse(argv: string[]): { action: Action; topology: 'single' | 'cluster' } | string {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { topology: { type: 'string', default: 'single' } } });
-  } catch (error) {
-    return message(error);
-  }
-  const { positionals, values } = parsed;
+  const { positionals, values } = parseCommandLine(COMMAND, {
+    args: argv,
+    allowPositionals: true,
+    options: { topology: { type: 'string', default: 'single' } },
+  });
   const action = positionals[0] ?? 'start';
   if (positionals.length > 1 || (action !== 'start' && action !== 'stop' && action !== 'status')) return `unknown action "${positionals.join(' ')}"`;
   if (values.topology !== 'single' && values.topology !== 'cluster') return `unknown topology "${values.topology}"`;
@@ -151,7 +173,7 @@ function parse(argv: string[]): { action: Action; topology: 'single' | 'cluster'
 
 const args = parse(process.argv.slice(2));
 if (typeof args === 'string') {
-  console.error(`${args}\n${USAGE}`);
+  console.error(`services: ${args} (services --help shows the usage)`);
   process.exitCode = 2;
 } else {
   try {

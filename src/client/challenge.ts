@@ -1,5 +1,5 @@
 /**
- * Solves the anti-bot proof-of-work of API.md: find a `nonce` (a string) such that
+ * Solves the anti-bot proof-of-work of docs/api.md: find a `nonce` (a string) such that
  * SHA-256(prefix + nonce) starts with `difficulty` zero bits. Pure and dependency-free: it uses
  * WebCrypto (`globalThis.crypto.subtle`), present in browsers and in Node ≥ 20, so the web page,
  * the demo and the tests share this one file. The server verifies with `leadingZeroBits` below.

@@ -2,11 +2,13 @@
  * The one MySQL pool of the process, behind Kysely. Sessions run in UTC so DATETIME columns and
  * CURRENT_TIMESTAMP mean the same instant on every instance.
  */
-import { Kysely, MysqlDialect, sql } from 'kysely';
+import { Kysely, MysqlDialect, sql, type Transaction } from 'kysely';
 import { createPool, type Pool, type PoolOptions } from 'mysql2';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
+/** A transaction: every repository function takes one wherever it takes a Db. */
+export type Trx = Transaction<Database>;
 
 export function poolOptions(url: string, extra: PoolOptions = {}): PoolOptions {
   return {

@@ -2,7 +2,7 @@
  * Which MySQL failures are the database being away for a moment (a dropped or killed connection,
  * a restart, too many connections, a lost lock race) rather than something wrong with the data.
  * A transient failure is retried — by the order worker for as long as it lasts (a message is never
- * dead-lettered for it, issue #10 fault 4) — and answered 503 BUSY over HTTP, never 500.
+ * dead-lettered for it) — and answered 503 BUSY over HTTP, never 500.
  */
 const TRANSIENT_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST',

@@ -1,8 +1,11 @@
 /**
  * The tables, as Kysely sees them. BIGINT ids arrive as strings (mysql2 `bigNumberStrings`), which is
- * also how API.md serialises them, so a 64-bit order id never passes through a lossy JS number.
+ * also how the contract (docs/api.md) serialises them, so a 64-bit order id never passes through a lossy JS number.
  */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { OutboxEventType } from '../domain/events.ts';
+import type { OrderStatus } from '../domain/order.ts';
+import type { PaymentStatus } from '../domain/payment.ts';
 
 type Id = ColumnType<string, string | number | bigint, never>;
 type AutoId = ColumnType<string, never, never>;
@@ -31,20 +34,27 @@ export interface ActivitiesTable {
   challenge_difficulty: number;
   segments: number;
   shards: Generated<number>;
+  /** Set while an operator has paused the sale (migration 009). */
+  paused_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  wr_mode: Generated<string>;
+  wr_prequeue_seconds: Generated<number>;
+  wr_admit_per_second: Generated<number>;
+  wr_pass_seconds: Generated<number>;
+  wr_keep_seconds: Generated<number>;
+  wr_paused: Generated<number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
 
 export interface ActivityStockTable {
   activity_id: Id;
+  /** The activity's units are split over slots 0..n-1 (migration 007); one slot is the whole stock. */
+  slot: Generated<number>;
   stock: number;
   available: number;
   locked: Generated<number>;
   sold: Generated<number>;
 }
-
-export const ORDER_STATUSES = ['QUEUED', 'PENDING_PAYMENT', 'PAID', 'CANCELLED', 'FAILED'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export interface OrdersTable {
   id: Id;
@@ -58,8 +68,10 @@ export interface OrdersTable {
   created_at: ColumnType<Date, Date, never>;
   expires_at: Date | null;
   updated_at: UpdatedAt;
-  /** 0 for a request's one real order; its own id for a second id given to the same request (004). */
+  /** 0 for a request's one real order; its own id for a second id given to the same request (migration 004). */
   duplicate_of: ColumnType<string, string | number | bigint | undefined, never>;
+  /** The activity_stock slot holding this order's units (migration 007). */
+  stock_slot: Generated<number>;
 }
 
 export interface UserQuotaTable {
@@ -72,7 +84,7 @@ export interface PaymentsTable {
   id: Id;
   order_id: Id;
   amount_cents: number;
-  status: string;
+  status: PaymentStatus;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -80,13 +92,25 @@ export interface PaymentsTable {
 export interface OutboxTable {
   id: AutoId;
   aggregate_id: string;
-  event_type: string;
+  event_type: OutboxEventType;
   payload: string;
   created_at: CreatedAt;
   published_at: Date | null;
 }
 
+/** One admin action (migration 009): who, what, on what, when, and the answer's status. */
+export interface AdminAuditTable {
+  id: AutoId;
+  at: CreatedAt;
+  actor: string;
+  action: string;
+  target: string | null;
+  status: number;
+  detail: string | null;
+}
+
 export interface Database {
+  admin_audit: AdminAuditTable;
   commodities: CommoditiesTable;
   activities: ActivitiesTable;
   activity_stock: ActivityStockTable;
@@ -100,15 +124,9 @@ export type ActivityRow = Selectable<ActivitiesTable>;
 export type CommodityRow = Selectable<CommoditiesTable>;
 export type OrderRow = Selectable<OrdersTable>;
 export type NewOrder = Insertable<OrdersTable>;
+export type PaymentRow = Selectable<PaymentsTable>;
 
-// ---- issue #4: payments lifecycle and side-effect consumers (002_lifecycle.sql) ----
-
-/** REFUND_REQUIRED: paid after its order was cancelled; REFUNDED: an operator gave the money back (005). */
-export const PAYMENT_STATUSES = ['PROCESSING', 'SUCCEEDED', 'FAILED', 'REFUND_REQUIRED', 'REFUNDED'] as const;
-export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
-
-export const OUTBOX_EVENT_TYPES = ['ORDER_CREATED', 'ORDER_PAID', 'ORDER_CANCELLED', 'REFUND_REQUIRED'] as const;
-export type OutboxEventType = (typeof OUTBOX_EVENT_TYPES)[number];
+// ---- The side-effect consumers' tables (002_lifecycle.sql) ----
 
 export interface NotificationsTable {
   event_id: Id;

@@ -19,6 +19,8 @@ export interface Buyer {
   orders: Set<string>;
   /** Last refusal this buyer saw (SOLD_OUT buyers are the ones who wait for returned units). */
   lastRefusal?: string;
+  /** The waiting room's pass once admitted (sent as X-Seckill-Pass). */
+  pass?: string;
 }
 
 /** A counting semaphore: caps requests in flight without making sleeping buyers hold a slot. */
@@ -114,7 +116,19 @@ export function makeBuyers(count: number, jwtSecret: string, runId: string): Buy
 export const newRequestId = () => randomBytes(9).toString('base64url');
 
 /** Outcomes after which asking again with the same requestId cannot help. */
-const FINAL = new Set(['ACCEPTED', 'SOLD_OUT', 'LIMIT_EXCEEDED', 'ENDED', 'NOT_FOUND', 'UNAUTHORIZED', 'INVALID_REQUEST', 'CHALLENGE_FAILED']);
+const FINAL = new Set([
+  'ACCEPTED',
+  'SOLD_OUT',
+  'LIMIT_EXCEEDED',
+  'ENDED',
+  'NOT_FOUND',
+  'UNAUTHORIZED',
+  'INVALID_REQUEST',
+  'CHALLENGE_FAILED',
+  'PASS_REQUIRED',
+  'PASS_INVALID',
+  'PASS_EXPIRED',
+]);
 
 export function createCrowd(options: CrowdOptions) {
   const { http, limiter, recorder, activityId } = options;
@@ -127,7 +141,7 @@ export function createCrowd(options: CrowdOptions) {
     if (challenge) body['challenge'] = challenge;
     let answer: Answer;
     try {
-      answer = await limiter.run(() => http.call('POST', path, { token: buyer.token, body }));
+      answer = await limiter.run(() => http.call('POST', path, { token: buyer.token, body, ...(buyer.pass ? { headers: { 'x-seckill-pass': buyer.pass } } : {}) }));
     } catch {
       recorder.record('NETWORK_ERROR', 0);
       return { outcome: 'NETWORK_ERROR', answer: undefined };

@@ -14,7 +14,7 @@ export interface Answer {
 }
 
 export interface HttpClient {
-  call(method: string, path: string, options?: { token?: string; body?: unknown; timeoutMs?: number }): Promise<Answer>;
+  call(method: string, path: string, options?: { token?: string; body?: unknown; timeoutMs?: number; headers?: Record<string, string> }): Promise<Answer>;
   close(): void;
 }
 
@@ -24,7 +24,7 @@ export function createHttpClient(baseUrl: string, maxSockets: number): HttpClien
   return {
     call(method, path, options = {}) {
       const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...options.headers };
       if (payload !== undefined) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = String(Buffer.byteLength(payload));

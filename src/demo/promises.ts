@@ -1,5 +1,5 @@
 /**
- * The five promises of API.md, checked straight against MySQL (the truth) and Redis (the gate),
+ * The five promises of docs/api.md, checked straight against MySQL (the truth) and Redis (the gate),
  * never through the service's own endpoints: a bug in the service must not be able to hide
  * itself behind its own stats. The demo calls this at the end of a run; test/demo calls it on a
  * database seeded with an oversell to prove a violation is caught.
@@ -91,11 +91,16 @@ async function checkWith(conn: Connection, redis: RedisClient, input: PromiseInp
   if (!activity) throw new Error(`activity ${activityId} is not in MySQL`);
   const limitPerUser = num(activity['limit_per_user']);
   // Key names from the service's own module, so the checker reads what the service writes; the
-  // stock may be split over several shards (issue 11), each with its own hash tag.
+  // stock may be split over several shards, each with its own hash tag.
   const shardCount = Math.max(1, num(activity['shards'] ?? 1));
   const names = createKeys(input.redisPrefix);
   const shards = Array.from({ length: shardCount }, (_, i) => names.shard(activityId, shardCount, i));
-  const [stockRow] = await rows(conn, 'SELECT stock, available, locked, sold FROM activity_stock WHERE activity_id = ?', [activityId]);
+  // The stock is split over slots, each CHECKed on its own: the activity's is their sum.
+  const [stockRow] = await rows(
+    conn,
+    'SELECT SUM(stock) AS stock, SUM(available) AS available, SUM(locked) AS locked, SUM(sold) AS sold FROM activity_stock WHERE activity_id = ? GROUP BY activity_id',
+    [activityId],
+  );
   const stock = { stock: num(stockRow?.['stock']), available: num(stockRow?.['available']), locked: num(stockRow?.['locked']), sold: num(stockRow?.['sold']) };
   const byStatus = new Map<string, number>();
   for (const r of await rows(conn, 'SELECT status, COUNT(*) AS n, SUM(quantity) AS units FROM orders WHERE activity_id = ? GROUP BY status', [activityId])) {

@@ -1,7 +1,7 @@
 /**
  * Redis for the demo's checker and cleanup, standalone or Redis Cluster alike. A
  * SECKILL_REDIS_URL value is one `redis://` node or a comma-separated list of them (a cluster,
- * API.md); the project's own factory understands both. SCAN, unlike every other command, only
+ * docs/api.md); the project's own factory understands both. SCAN, unlike every other command, only
  * sees the node it runs on, so on a cluster it must run on every master.
  */
 import { Cluster, type Redis } from 'ioredis';

@@ -8,7 +8,7 @@
 import { COLORS, esc, lineChart, type Marker } from './charts.ts';
 import type { ProgressSample } from './progress.ts';
 import type { PromiseResult } from './promises.ts';
-import type { DemoReport, LatencySummary } from './report.ts';
+import type { DemoReport, LatencySummary } from './report-model.ts';
 import {
   aftermathSentence,
   bytes,
@@ -159,6 +159,30 @@ function aftermathTable(r: DemoReport): string {
   );
 }
 
+function waitingRoomTable(r: DemoReport): string {
+  const q = r.waitingRoom;
+  if (!q) return '';
+  const f = q.fairness;
+  const fairness =
+    f.spearman === null
+      ? `not checked (${fmt(f.prequeue)} pre-queue tickets read)`
+      : `ρ = ${f.spearman} over ${fmt(f.prequeue)} pre-queue tickets, |ρ| < ${f.limit}: ${f.uniform ? 'uniform' : 'NOT uniform'}`;
+  const wait = q.waitSeconds;
+  return `<h2>The waiting room</h2><div class="tables">${facts(
+    [
+      ['Buyers who joined the line', fmt(q.joined)],
+      ['… before the start (the pre-queue, shuffled at the start)', fmt(q.prequeue)],
+      ['Admitted with a pass', fmt(q.admitted)],
+      ['Told early that no unit was left for them', fmt(q.learnedEarlyNoChance)],
+      ['Left when the line stopped (sold out)', fmt(q.leftLineStopped)],
+      ['Wait to admission, median / 90th / max', wait ? `${wait.p50.toFixed(1)} s / ${wait.p90.toFixed(1)} s / ${wait.max.toFixed(1)} s` : '–'],
+      ['Fairness: Spearman ρ(join order, place in line)', esc(fairness)],
+      ['Bots that skipped the line, refused (PASS_REQUIRED answers)', fmt(r.outcomes['PASS_REQUIRED'] ?? 0)],
+    ],
+    'Through the line',
+  )}</div>`;
+}
+
 const OPTION_LABELS: Record<string, [string, (v: unknown) => string]> = {
   units: ['Units on sale', (v) => fmt(Number(v))],
   buyers: ['Buyers', (v) => fmt(Number(v))],
@@ -169,6 +193,7 @@ const OPTION_LABELS: Record<string, [string, (v: unknown) => string]> = {
   limit: ['Per-user limit', (v) => fmt(Number(v))],
   paymentTimeoutSeconds: ['Payment timeout', (v) => seconds(Number(v))],
   antiBot: ['Anti-bot proof of work', (v) => (v ? 'on' : 'off')],
+  waitingRoom: ['Waiting room', (v) => (v ? 'random-mode pre-queue' : 'none: the open rush')],
 };
 
 function runTable(r: DemoReport): string {
@@ -305,6 +330,7 @@ export function renderHtml(r: DemoReport): string {
 <div class="charts spaced">${latency}<div class="aside"><p>Each line is one kind of answer: how long buyers waited for it, from the fastest (0) through the
 median and the slow tail (99th, 99.9th percentile) to the slowest (max). Time includes queueing in the crowd's own
 ${fmt(Number(r.options['concurrency']))} connections, on the same machine as the service.</p></div></div>
+${waitingRoomTable(r)}
 <h2>After the sale: payments, timeouts and the waitlist</h2>
 <div class="tables">${aftermathTable(r)}</div>
 <h2>The run</h2>

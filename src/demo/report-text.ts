@@ -4,7 +4,7 @@
  * verdict per promise. The JSON keeps the raw names; people read these.
  */
 import type { PromiseResult } from './promises.ts';
-import type { DemoReport } from './report.ts';
+import type { DemoReport } from './report-model.ts';
 
 /** 20000 → "20,000"; 3.14159 → "3.1" (digits as given). */
 export function fmt(n: number | null | undefined, digits = 0): string {
@@ -21,7 +21,7 @@ export const plural = (n: number, one: string, many = `${one}s`) => `${fmt(n)} $
 const NUMBER_WORDS = ['no', 'one', 'two', 'three', 'four', 'five'];
 const words = (n: number) => NUMBER_WORDS[n] ?? fmt(n);
 
-/** Human names of the purchase answers the crowd saw (codes from API.md). */
+/** Human names of the purchase answers the crowd saw (codes from docs/api.md). */
 const OUTCOMES: Record<string, string> = {
   ACCEPTED: 'Accepted: order queued (202)',
   SOLD_OUT: 'Sold out (409)',
@@ -61,7 +61,7 @@ export function outcomeLabel(code: string): string {
 
 const n = (p: PromiseResult, key: string) => Number(p.numbers[key] ?? 0);
 
-/** Plain-language name of each promise (API.md "The promises"). */
+/** Plain-language name of each promise (docs/api.md, "The promises"). */
 export const PROMISE_TITLES: Record<PromiseResult['id'], string> = {
   1: 'Never oversell',
   2: 'Never leave a unit unsold without cause',

@@ -10,8 +10,10 @@ import { type Buyer, createCrowd, Limiter, makeBuyers, newRequestId, Recorder, s
 import { type Answer, createHttpClient, errorCode, type HttpClient } from './http.ts';
 import { describeMachine } from './machine.ts';
 import { createProgress, type ProgressSample } from './progress.ts';
+import { createQueueCrowd } from './queue-crowd.ts';
 import { checkPromises } from './promises.ts';
-import { type DemoReport, type PaymentSummary, type PhaseMarker, summarize, writeReport } from './report.ts';
+import { type DemoReport, type PaymentSummary, type PhaseMarker, summarize } from './report-model.ts';
+import { writeReport } from './report.ts';
 import { demoEnv, startService } from './service.ts';
 import { createWaitlistCrowd } from './waitlist-crowd.ts';
 
@@ -28,6 +30,8 @@ export interface DemoOptions {
   paymentTimeoutSeconds: number;
   antiBot: boolean;
   difficulty: number;
+  /** The sale runs through a random-mode waiting room (the default); false: the open rush of before. */
+  waitingRoom: boolean;
   keepRunning: boolean;
   keepData: boolean;
   reportsDir: string;
@@ -68,7 +72,8 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
     const commodity = await expectOk(await admin('POST', '/api/v1/admin/commodities', { name: 'Demo bottle', priceCents: 9900, description: 'A flash-sale demo item' }), 201);
     const commodityId = (commodity as { commodity: { id: string } }).commodity.id;
     const serverNow = ((await expectOk(await http.call('GET', '/api/v1/time'), 200)) as { epochMs: number }).epochMs;
-    const startAtMs = serverNow + 3000;
+    // Through the waiting room, the crowd joins the pre-queue first: time for it (≈ 2,000 joins a second here).
+    const startAtMs = serverNow + (options.waitingRoom ? Math.max(3000, Math.ceil(options.buyers / 2)) : 3000);
     const activityBody: Record<string, unknown> = {
       name: `Demo sale ${startedAt.toISOString()}`,
       commodityId,
@@ -85,9 +90,12 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
       activityBody['antiBot'] = 'challenge';
       activityBody['challengeDifficulty'] = options.difficulty;
     }
+    // Automatic admission; a short keep time, so buyers who stopped waiting leave the line soon.
+    if (options.waitingRoom) activityBody['waitingRoom'] = { mode: 'random', keepSeconds: 15, passSeconds: 30 };
     const created = await expectOk(await admin('POST', '/api/v1/admin/activities', activityBody), 201);
     const activityId = (created as { activity: { id: string } }).activity.id;
-    progress.log(`activity ${activityId}: ${options.units} units, ${options.buyers} buyers, limit ${options.limit}, starts in 3 s`);
+    const activityShards = (created as { activity: { shards: number } }).activity.shards;
+    progress.log(`activity ${activityId}: ${options.units} units, ${options.buyers} buyers, limit ${options.limit}, starts in ${Math.round((startAtMs - serverNow) / 1000)} s`);
 
     const runId = Date.now().toString(36);
     const buyers = makeBuyers(options.buyers, service.jwtSecret, runId);
@@ -96,13 +104,16 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
     const recorder = new Recorder();
     const challenge = options.antiBot
       ? async (buyer: Buyer) => {
-          const answer = await limiter.run(() => http.call('POST', `/api/v1/activities/${activityId}/challenge`, { token: buyer.token }));
+          const answer = await limiter.run(() =>
+            http.call('POST', `/api/v1/activities/${activityId}/challenge`, { token: buyer.token, ...(buyer.pass ? { headers: { 'x-seckill-pass': buyer.pass } } : {}) }),
+          );
           const c = (answer.body as { challenge?: { challengeId: string; prefix: string; difficulty: number } } | undefined)?.challenge;
           if (answer.status !== 201 || !c) return undefined;
           return { challengeId: c.challengeId, nonce: solveChallenge(c.prefix, c.difficulty) };
         }
       : undefined;
     const crowd = createCrowd({ http, limiter, recorder, activityId, ...(challenge ? { challenge } : {}) });
+    const queue = options.waitingRoom ? createQueueCrowd({ http, limiter, activityId }) : undefined;
     // About a tenth of the units come back (timeouts, cancellations, failed payments): as many
     // waitlisted buyers as that sees both offers taken and units left for the open re-sale.
     const waitlist = createWaitlistCrowd({ http, limiter, activityId, target: Math.max(5, Math.ceil(options.units * 0.1)) });
@@ -156,6 +167,17 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
       });
     }, 500);
 
+    // ---- the pre-queue: everyone but the bots joins before the start (who joins first gains nothing)
+    if (queue) {
+      await Promise.all(buyers.filter((b) => b.kind !== 'bot').map((b) => queue.join(b)));
+      const { joined, prequeue } = queue.counts();
+      progress.log(`${joined} buyers joined the waiting room (${prequeue} before the start)`);
+      // The shuffle's fairness is read from the server's own places, before anyone is admitted.
+      await sleep(Math.max(0, startAtMs - Date.now() - 300));
+      if (Date.now() < startAtMs - 50) await queue.snapshotBeforeStart({ redisUrl: service.redisUrl, redisPrefix: service.redisPrefix, shards: activityShards });
+      else notes.push('fairness not checked: the pre-queue was still joining at the start');
+    }
+
     // ---- buying
     await sleep(Math.max(0, startAtMs - Date.now() + 50));
     (recorder as { startedAt: number }).startedAt = Date.now();
@@ -166,6 +188,15 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
     mark('sale starts', 0);
     await Promise.all(
       buyers.map(async (b) => {
+        if (queue && b.kind !== 'bot') {
+          b.pass = await queue.waitForTurn(b);
+          if (!b.pass) {
+            // Told early there is nothing left for them: they go where the rush's losers go.
+            b.lastRefusal = 'SOLD_OUT';
+            if (b.kind === 'normal') await waitlist.join(b);
+            return;
+          }
+        }
         await crowd.buy(b);
         // Told SOLD_OUT, some join the waitlist at once: the only moment joining is allowed.
         if (b.kind === 'normal' && b.orders.size === 0 && b.lastRefusal === 'SOLD_OUT') await waitlist.join(b);
@@ -201,7 +232,22 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
 
     // ---- paying and re-buying
     phase = 'paying';
-    const payment = await paymentPhase({ http, limiter, crowd, waitlist, buyers, byUser, recorder, activityId, options, notes, sample, stats: () => lastStats, mark });
+    const payment = await paymentPhase({
+      http,
+      limiter,
+      crowd,
+      waitlist,
+      ...(queue ? { queue } : {}),
+      buyers,
+      byUser,
+      recorder,
+      activityId,
+      options,
+      notes,
+      sample,
+      stats: () => lastStats,
+      mark,
+    });
     phase = 'final';
     await drained(Date.now() + 60_000);
 
@@ -254,7 +300,9 @@ export async function runDemo(options: DemoOptions): Promise<{ report: DemoRepor
       allPromisesHeld: promises.every((p) => p.held),
       timeline,
       notes,
+      ...(queue ? { waitingRoom: queue.stats() } : {}),
     };
+    if (report.waitingRoom?.fairness.uniform === false) notes.push(`the pre-queue's places follow its join order (Spearman ${report.waitingRoom.fairness.spearman})`);
     const paths = writeReport(dir, report);
     return { report, dir: paths.html.replace(/\/report\.html$/, ''), ok: report.allPromisesHeld };
   } finally {
@@ -295,6 +343,8 @@ interface PaymentContext {
   limiter: Limiter;
   crowd: ReturnType<typeof createCrowd>;
   waitlist: ReturnType<typeof createWaitlistCrowd>;
+  /** The waiting room, when the sale has one: a re-buyer goes through the line again. */
+  queue?: ReturnType<typeof createQueueCrowd>;
   buyers: Buyer[];
   byUser: Map<string, Buyer>;
   recorder: Recorder;
@@ -408,6 +458,10 @@ async function paymentPhase(ctx: PaymentContext): Promise<PaymentOutcome> {
   }
 
   const rebuy = async (buyer: Buyer) => {
+    if (ctx.queue) {
+      buyer.pass = await ctx.queue.waitForTurn(buyer);
+      if (!buyer.pass) return;
+    }
     const outcome = await crowd.polite(buyer, newRequestId(), 4);
     if (outcome === 'ACCEPTED') {
       out.rebought++;

@@ -1,6 +1,6 @@
 /**
  * The demo's waitlist (候补) buyers. A buyer answered SOLD_OUT joins right away, while the sale
- * is sold out (API.md: joining is refused NOT_SOLD_OUT while units are on open sale; joining
+ * is sold out (docs/api.md: joining is refused NOT_SOLD_OUT while units are on open sale; joining
  * after the payment phase began was too late, as cancellations had already put units back).
  * Each poll reads every live entry: an OFFERED buyer buys with the normal purchase, except one in
  * five who lets the offer run out, so the report also shows offers expiring and passing on.

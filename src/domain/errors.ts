@@ -1,5 +1,5 @@
 /**
- * Domain errors carry a stable code from API.md; src/http/errors.ts is the one place that maps
+ * Domain errors carry a stable code from the contract (docs/api.md); src/http/errors.ts is the one place that maps
  * them to an HTTP status and the `{"error": {code, message}}` shape.
  */
 
@@ -9,14 +9,24 @@ export const ERROR_STATUS = {
   BAD_SIGNATURE: 401,
   NOT_STARTED: 403,
   ENDED: 403,
+  /** The operator paused the sale; it may resume (unlike ENDED). Nothing was reserved. */
+  PAUSED: 403,
   CHALLENGE_REQUIRED: 403,
   CHALLENGE_FAILED: 403,
+  /** Waiting room: the sale needs a pass (join the queue, wait to be admitted) and none was sent. */
+  PASS_REQUIRED: 403,
+  /** Waiting room: the pass is forged, malformed, or bound to another user or activity. */
+  PASS_INVALID: 403,
+  /** Waiting room: the pass was genuine but its time is up (join again). */
+  PASS_EXPIRED: 403,
   NOT_FOUND: 404,
   SOLD_OUT: 409,
   LIMIT_EXCEEDED: 409,
   ORDER_NOT_PAYABLE: 409,
   ORDER_NOT_CANCELLABLE: 409,
   NOT_SOLD_OUT: 409,
+  /** The activity has no waiting room to join. */
+  NO_WAITING_ROOM: 409,
   /** Admin: the payment is not owed a refund (only REFUND_REQUIRED payments can be marked REFUNDED). */
   NOT_REFUNDABLE: 409,
   RATE_LIMITED: 429,

@@ -1,8 +1,10 @@
 /** Orders as the API shows them, and the messages that carry them through Kafka. */
-import type { OrderStatus } from '../db/schema.ts';
 
-export type { OrderStatus };
+export const ORDER_STATUSES = ['QUEUED', 'PENDING_PAYMENT', 'PAID', 'CANCELLED', 'FAILED'] as const;
+/** QUEUED has no row: it is the answer for a reservation the worker has not persisted yet. */
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/** LOST: written by earlier versions, whose reconciliation gave up on a reservation Kafka never got. */
 export type FailReason = 'OUT_OF_STOCK' | 'LIMIT_EXCEEDED' | 'ACTIVITY_NOT_FOUND' | 'DEAD_LETTERED' | 'LOST' | 'DUPLICATE_REQUEST';
 /** Stored answers and user counts outlive the sale by a day, so late replays still get their answer. */
 export const ANSWER_GRACE_SECONDS = 86_400;
@@ -71,4 +73,26 @@ export function parseReservationMessage(text: string): ReservationMessage {
     throw new Error('malformed reservation message');
   }
   return value as ReservationMessage;
+}
+
+/** What MySQL made of a reservation: an order awaiting payment, or a FAILED one with its reason. */
+export type ReservationOutcome =
+  | { status: 'PENDING_PAYMENT'; expiresAt: Date }
+  /** `duplicateOf`: a second id given to a request that already has an order (its row keeps clear of the unique request key). */
+  | { status: 'FAILED'; reason: FailReason; duplicateOf?: string };
+
+/** The order a reservation became, as the API shows it (announced to its owner's WebSocket). */
+export function orderOfReservation(message: ReservationMessage, outcome: ReservationOutcome): Order {
+  const order: Order = {
+    orderId: message.orderId,
+    activityId: message.activityId,
+    userId: message.userId,
+    quantity: message.quantity,
+    amountCents: message.quantity * message.unitPriceCents,
+    status: outcome.status,
+    createdAt: new Date(message.reservedAtMs).toISOString(),
+  };
+  if (outcome.status === 'PENDING_PAYMENT') order.expiresAt = outcome.expiresAt.toISOString();
+  else order.reason = outcome.reason;
+  return order;
 }

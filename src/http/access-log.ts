@@ -9,12 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../platform/log.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
 /** What a caller may choose as its request id: short, and safe to put in logs and headers as is. */
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Fastify's `genReqId`: the caller's X-Request-Id if it is safe (so one id follows a request
@@ -41,11 +41,20 @@ export function requestSerializer(request: { method: string; url: string; id?: s
   return { method: request.method, url: redactUrl(request.url), reqId: request.id };
 }
 
+/**
+ * The answers a crowd gets by the thousand in a rush: 403 (NOT_STARTED, ENDED, PAUSED, a failed
+ * challenge), 409 (SOLD_OUT, LIMIT_EXCEEDED, …), 429 RATE_LIMITED and 503 BUSY. They are the system
+ * working as designed; at info, one line each would bury every other line and cost more than the
+ * refusal. They are counted instead (seckill_http_refusals_total{route,code}) and logged at debug.
+ */
+export const isRefusal = (status: number): boolean => status === 403 || status === 409 || status === 429 || status === 503;
+
+/** The client's address and browser: `request.ip` honours SECKILL_TRUST_PROXY (Fastify's trustProxy). */
+const client = (request: FastifyRequest) => ({ ip: request.ip, ua: request.headers['user-agent'] });
+
 /** The access line of one finished request (the request id comes from the request logger's bindings). */
 export function logAccess(request: FastifyRequest, reply: FastifyReply, route: string): void {
-  // A shed request (503 BUSY) is the system working as designed: at info, a line per refusal
-  // under a 10x crowd would cost more than the refusal (the same choice as src/http/errors.ts).
-  const level = reply.statusCode === 503 ? 'debug' : 'info';
+  const level = isRefusal(reply.statusCode) ? 'debug' : 'info';
   // Fastify types its logger loosely; it is the pino child made in server.ts.
   const log = request.log as unknown as Logger;
   if (!log.isLevelEnabled(level)) return;
@@ -57,6 +66,7 @@ export function logAccess(request: FastifyRequest, reply: FastifyReply, route: s
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 100) / 100,
       userId: request.userId || undefined,
+      ...client(request),
     },
     'request',
   );
@@ -69,5 +79,8 @@ export function logAccess(request: FastifyRequest, reply: FastifyReply, route: s
 export function logWebSocketOpen(request: FastifyRequest): void {
   const log = request.log as unknown as Logger;
   if (!log.isLevelEnabled('info')) return;
-  log.info({ method: request.method, route: request.routeOptions.url, url: redactUrl(request.url), status: 101, userId: request.userId || undefined }, 'request');
+  log.info(
+    { method: request.method, route: request.routeOptions.url, url: redactUrl(request.url), status: 101, userId: request.userId || undefined, ...client(request) },
+    'request',
+  );
 }

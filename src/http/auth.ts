@@ -79,6 +79,8 @@ export function createUserAuth(secret: string) {
 
 export type UserAuth = ReturnType<typeof createUserAuth>;
 
+export type AdminAuth = ReturnType<typeof createAdminAuth>;
+
 export function createAdminAuth(adminToken: string) {
   const expected = createHash('sha256').update(adminToken).digest();
   return (request: FastifyRequest): void => {

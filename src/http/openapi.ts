@@ -6,38 +6,143 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { SAFE_REQUEST_ID } from './access-log.ts';
 import { COMPONENT_SCHEMAS } from './response-schemas.ts';
 
 export const DOCS_PREFIX = '/docs';
+
+/** The largest request body the server reads; a larger one is answered 413 before any route runs. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** The API, the operations endpoints; not the web pages and their assets (they are HTML). */
 const isDocumented = (url: string) => url.startsWith('/api/') || url === '/healthz' || url === '/readyz' || url === '/metrics';
 
 type Json = Record<string, unknown>;
 
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const asObject = (value: unknown): Json => (isObject(value) ? value : {});
+const ref = (kind: 'schemas' | 'headers' | 'parameters', name: string) => ({ $ref: `#/components/${kind}/${name}` });
+
+/** Response headers every client may read; the request header it may send. */
+const HEADERS = {
+  XRequestId: {
+    required: true,
+    description: "This request's id: the caller's X-Request-Id if it was valid, otherwise a new one. Quote it when reporting a problem.",
+    schema: { type: 'string', pattern: SAFE_REQUEST_ID.source },
+  },
+  RetryAfter: {
+    required: true,
+    description: 'Seconds to wait before retrying (an integer, at least 1).',
+    schema: { type: 'integer', minimum: 1 },
+  },
+};
+const PARAMETERS = {
+  XRequestId: {
+    name: 'X-Request-Id',
+    in: 'header',
+    required: false,
+    description: `Your id for this request, echoed in the response and logged. One that does not match \`${SAFE_REQUEST_ID.source}\` is replaced by a new id, never refused.`,
+    schema: { type: 'string' },
+  },
+};
+
+/** A schema's identity for sharing: its content, whatever it says about itself where it is used. */
+function fingerprint(schema: Json): string {
+  const { description: _description, ...content } = schema;
+  return JSON.stringify(content);
+}
+
 /**
- * Every route declares its error answers inline (so the serialiser and the handler types see
- * them); in the document they become one `#/components/schemas/Error`, which is what a client
- * generator should turn into one type.
+ * Replaces every inlined copy of a component schema under `node` with a `$ref` to it, outermost
+ * first (the copies are whole TypeBox objects, so an Order inside a WsOrderMessage is found too).
  */
-function shareErrorSchema(document: Json): Json {
-  const components = document.components as { schemas?: Json } | undefined;
-  const shared = components?.schemas?.Error;
-  if (!shared) return document;
-  const text = JSON.stringify(shared);
-  for (const item of Object.values((document.paths ?? {}) as Record<string, Record<string, { responses?: Record<string, Json> }>>)) {
-    for (const operation of Object.values(item)) {
-      for (const response of Object.values(operation.responses ?? {})) {
-        const json = (response.content as Record<string, { schema?: unknown }> | undefined)?.['application/json'];
-        if (json && JSON.stringify(json.schema) === text) json.schema = { $ref: '#/components/schemas/Error' };
+function shareComponents(node: unknown, components: Map<string, string>, self?: string): unknown {
+  if (Array.isArray(node)) return node.map((item) => shareComponents(item, components));
+  if (!isObject(node)) return node;
+  const name = components.get(fingerprint(node));
+  if (name !== undefined && name !== self) return ref('schemas', name);
+  return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, shareComponents(value, components)]));
+}
+
+/** The codes of an error response's body (errorBodyOf), or undefined if it is not one. */
+function errorCodes(schema: Json): string[] | undefined {
+  const properties = asObject(schema.properties);
+  const code = asObject(asObject(asObject(properties.error).properties).code);
+  return Object.keys(properties).length === 1 && Array.isArray(code.enum) ? (code.enum as string[]) : undefined;
+}
+
+/** An error response's schema: `#/components/schemas/Error` with `code` narrowed to `codes`. */
+const narrowedError = (codes: string[]) => ({
+  allOf: [ref('schemas', 'Error'), { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code'], properties: { code: { type: 'string', enum: codes } } } } }],
+});
+
+/** What the body parser answers for any operation with a body, before its route runs. */
+const BODY_REFUSALS: Record<string, string> = {
+  '413': `INVALID_REQUEST: the body is larger than ${BODY_LIMIT_BYTES / 1024} KiB.`,
+  '415': 'INVALID_REQUEST: the body has a Content-Type the server does not read (send application/json).',
+};
+
+/**
+ * What a client generator needs beyond what Fastify's route schemas say, applied to the generated
+ * document (the schemas that validate and serialise stay as they are, so nothing changes on the wire):
+ * - each error response is `#/components/schemas/Error` with `code` narrowed to that status's codes;
+ * - an operation with a body also answers 413 and 415 (the body parser's refusals, before the route);
+ * - X-Request-Id is a request header of every operation and a response header of every answer,
+ *   Retry-After a response header wherever RATE_LIMITED or BUSY is answered;
+ * - a request field with a default is not required of the client (the validator fills it in, so
+ *   the route schemas keep it required and the handlers' types need no fallback);
+ * - every inlined copy of a component schema becomes a `$ref` to it.
+ */
+function forClientGenerators(document: Json): Json {
+  const components = asObject(document.components);
+  const schemas = asObject(components.schemas);
+  const allCodes = JSON.stringify(errorCodes(asObject(schemas.Error)));
+  const shared = new Map(Object.entries(schemas).map(([name, schema]) => [fingerprint(asObject(schema)), name]));
+
+  for (const item of Object.values(asObject(document.paths))) {
+    for (const operation of Object.values(asObject(item)).filter(isObject)) {
+      const parameters = Array.isArray(operation.parameters) ? (operation.parameters as Json[]) : [];
+      for (const parameter of parameters) {
+        if (parameter.in !== 'path' && asObject(parameter.schema).default !== undefined) parameter.required = false;
+      }
+      operation.parameters = [ref('parameters', 'XRequestId'), ...parameters];
+
+      const body = asObject(asObject(asObject(asObject(operation.requestBody).content)['application/json']).schema);
+      if (Array.isArray(body.required)) {
+        const properties = asObject(body.properties);
+        body.required = (body.required as string[]).filter((name) => asObject(properties[name]).default === undefined);
+      }
+      if (isObject(operation.requestBody)) {
+        const responses = asObject(operation.responses);
+        for (const [status, description] of Object.entries(BODY_REFUSALS)) {
+          responses[status] ??= { description, content: { 'application/json': { schema: narrowedError(['INVALID_REQUEST']) } } };
+        }
+        operation.responses = responses;
+      }
+
+      for (const [status, response] of Object.entries(asObject(operation.responses)).filter(([, value]) => isObject(value)) as [string, Json][]) {
+        const json = asObject(asObject(response.content)['application/json']);
+        // The generator copies a response schema's description to the response: once is enough.
+        if (isObject(json.schema) && json.schema.description === response.description) delete json.schema.description;
+        const codes = errorCodes(asObject(json.schema));
+        if (codes && JSON.stringify(codes) !== allCodes) json.schema = narrowedError(codes);
+        // The 101 of the WebSocket is written by the upgrade, without our headers.
+        if (status === '101') continue;
+        const retry = codes?.includes('RATE_LIMITED') || codes?.includes('BUSY');
+        response.headers = { 'X-Request-Id': ref('headers', 'XRequestId'), ...(retry ? { 'Retry-After': ref('headers', 'RetryAfter') } : {}) };
       }
     }
   }
+
+  document.paths = shareComponents(document.paths, shared);
+  components.schemas = Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, shareComponents(schema, shared, name)]));
+  components.headers = HEADERS;
+  components.parameters = PARAMETERS;
   return document;
 }
 
 const DESCRIPTION = [
-  'The flash-sale service: reserve in Redis, buffer in Kafka, persist in MySQL. The written contract is API.md; this document is generated from the route schemas.',
+  'The flash-sale service: reserve in Redis, buffer in Kafka, persist in MySQL. The written contract is docs/api.md in the repository; this document is generated from the route schemas.',
   '',
   'Every id is a string. Money is integer cents; times are ISO-8601 UTC. Errors are `{"error": {"code", "message"}}`: the code is the contract.',
   'Every response carries `X-Request-Id` (yours, if you sent a valid one: 1–128 characters of `A-Za-z0-9._:-`; otherwise a new one): quote it when reporting a problem.',
@@ -53,6 +158,7 @@ export function registerOpenApi(app: FastifyInstance): void {
         { name: 'public', description: 'Anonymous reads' },
         { name: 'buyer', description: 'A user with a JWT: purchase, orders, payment, live status' },
         { name: 'waitlist', description: 'Waiting for returned units (候补)' },
+        { name: 'waiting room', description: 'The line in front of a sale (排队): join, keep your place, buy with the pass' },
         { name: 'admin', description: 'Setting up sales, looking after stock and refunds (admin token)' },
         { name: 'payment provider', description: 'Signed callbacks' },
         { name: 'operations', description: 'Health, readiness, metrics' },
@@ -75,7 +181,7 @@ export function registerOpenApi(app: FastifyInstance): void {
     },
     // `hide` decided here for every route: @fastify/websocket hides its routes, but ours is API.
     transform: ({ schema, url }) => ({ schema: { ...schema, hide: !isDocumented(url) }, url }),
-    transformObject: (documents) => shareErrorSchema(('openapiObject' in documents ? documents.openapiObject : documents.swaggerObject) as Json),
+    transformObject: (documents) => forClientGenerators(('openapiObject' in documents ? documents.openapiObject : documents.swaggerObject) as Json),
   });
   app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 }

@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Counter } from 'prom-client';
 import { AppError } from '../domain/errors.ts';
-import type { PurchaseAccepted } from '../services/purchase.ts';
+import type { PurchaseAccepted } from '../domain/purchase.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,6 +25,8 @@ export interface PurchaseOutcomeHooks {
   onResponse(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   /** Records the handler's success; the count happens in onResponse. */
   accepted(request: FastifyRequest, accepted: PurchaseAccepted): void;
+  /** Records a refusal the handler answers itself (no onError hook runs for it). */
+  refused(request: FastifyRequest, error: AppError): void;
 }
 
 /**
@@ -52,6 +54,9 @@ export function purchaseOutcomeHooks(app: FastifyInstance, counter: Counter<'out
     },
     accepted(request, accepted) {
       request.purchaseOutcome = accepted.outcome;
+    },
+    refused(request, error) {
+      request.purchaseOutcome = error.code;
     },
   };
 }

@@ -6,6 +6,7 @@
 import {
   Admin,
   Consumer,
+  type Message,
   type MessagesStream,
   ProduceAcks,
   Producer,
@@ -13,6 +14,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { within } from '../platform/timeouts.ts';
 import { createTopics, replicationFor, type TopicName, topicPartitions, type Topics } from './topics.ts';
 
 const CLOSE_TIMEOUT_MS = 3000;
@@ -20,6 +22,7 @@ const CLOSE_TIMEOUT_MS = 3000;
 export type StringProducer = Producer<string, string, string, string>;
 export type StringConsumer = Consumer<string, string, string, string>;
 export type StringStream = MessagesStream<string, string, string, string>;
+export type StringMessage = Message<string, string, string, string>;
 
 export interface KafkaOptions {
   brokers: string[];
@@ -86,6 +89,11 @@ export function createKafka(options: KafkaOptions): Kafka {
   });
   const consumers = new Set<StringConsumer>();
 
+  /**
+   * One short-lived admin client, bounded as a whole: a broker that accepts the connection and
+   * then answers nothing would otherwise hold the caller (readiness, reconciliation) for the
+   * whole freeze, whatever the per-request timeout says.
+   */
   async function withAdmin<T>(timeoutMs: number, fn: (admin: Admin) => Promise<T>): Promise<T> {
     const admin = new Admin({
       clientId: `${options.clientId}-admin`,
@@ -94,9 +102,9 @@ export function createKafka(options: KafkaOptions): Kafka {
       retries: 0,
     });
     try {
-      return await fn(admin);
+      return await within(fn(admin), timeoutMs, () => Object.assign(new Error('kafka metadata timed out'), { code: 'PLT_KFK_TIMEOUT' }));
     } finally {
-      await admin.close().catch(() => {});
+      void within(admin.close(), CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(() => {});
     }
   }
 
@@ -174,12 +182,7 @@ export function createKafka(options: KafkaOptions): Kafka {
       });
     },
     async ping(timeoutMs = 2000) {
-      await withAdmin(timeoutMs, (admin) =>
-        Promise.race([
-          admin.metadata({ topics: [] }),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('kafka metadata timed out')), timeoutMs).unref()),
-        ]),
-      );
+      await withAdmin(timeoutMs, (admin) => admin.metadata({ topics: [] }));
     },
     async groupLag(groupId, topic) {
       const partitions = await consumerLag([{ groupId, topic }]);
@@ -194,7 +197,7 @@ export function createKafka(options: KafkaOptions): Kafka {
         deserializers: stringDeserializers,
         autocommit: false,
         // The broker's minimum: a member that died without leaving (SIGKILL) holds its
-        // partitions this long before the group moves them to a live member (issue #10, fault 7).
+        // partitions this long before the group moves them to a live member (README, "Faults": the service process SIGKILLed).
         sessionTimeout: 6000,
         heartbeatInterval: 1000,
         rebalanceTimeout: 10_000,
@@ -213,7 +216,8 @@ export function createKafka(options: KafkaOptions): Kafka {
       // A consumer closed during a rebalance (another member just left) can wait for it forever;
       // its uncommitted messages are redelivered anyway, so shutdown does not wait past the bound.
       await Promise.race([Promise.allSettled([...consumers].map((c) => c.close(true))), sleep(CLOSE_TIMEOUT_MS)]);
-      await producer.close().catch(() => {});
+      // A frozen broker never answers the producer's goodbye either.
+      await within(producer.close(), CLOSE_TIMEOUT_MS, () => new Error('producer close timed out')).catch(() => {});
     },
   };
 }

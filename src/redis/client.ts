@@ -4,6 +4,7 @@
  * Redis Cluster.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { within } from '../platform/timeouts.ts';
 import { defineScripts } from './scripts.ts';
 
 export type RedisClient = Redis | Cluster;
@@ -13,7 +14,7 @@ export interface RedisConnectOptions {
   cluster: boolean;
   /** Fail commands fast instead of queueing them while disconnected (the purchase path must not hang). */
   maxRetriesPerRequest?: number;
-  /** A pub/sub-only connection: its ready check (INFO) would be refused once it has subscribed. */
+  /** A pub/sub-only connection (no auto-pipelining: it runs nothing but (UN)SUBSCRIBE). */
   subscriber?: boolean;
 }
 
@@ -34,7 +35,13 @@ export function createRedis(options: RedisConnectOptions): RedisClient {
     maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
     enableOfflineQueue: true,
     connectTimeout: 2000,
-    enableReadyCheck: !options.subscriber,
+    // The subscriber too: without a ready check ioredis calls a connection ready as soon as TCP
+    // connects, and a connection that is then reset at once (a proxy or load balancer in front of
+    // a Redis that is down accepts and resets) loses its saved subscriptions for good, its
+    // re-SUBSCRIBE stuck in the offline queue: returned units and cache drops are no longer heard,
+    // and QUIT never answers. pubsub.ts issues the first SUBSCRIBE only once the check has passed,
+    // so the check is never refused by a subscribed connection (redis/ioredis#2037).
+    enableReadyCheck: true,
     // Commands issued in the same event-loop turn (a crowd's reserve scripts, the worker's
     // settles and publishes) go out in one write instead of one syscall each.
     enableAutoPipelining: !options.subscriber,
@@ -59,9 +66,12 @@ export function createRedis(options: RedisConnectOptions): RedisClient {
   return client;
 }
 
+/** QUIT waits for the replies in flight; a Redis that answers nothing must not hold a shutdown. */
+const QUIT_TIMEOUT_MS = 2000;
+
 export async function closeRedis(client: RedisClient): Promise<void> {
   try {
-    await client.quit();
+    await within(client.quit(), QUIT_TIMEOUT_MS, () => new Error('QUIT timed out'));
   } catch {
     client.disconnect();
   }

@@ -1,5 +1,5 @@
 /**
- * Every Redis key name comes from here. An activity's stock is split over N shards (issue #11);
+ * Every Redis key name comes from here. An activity's stock is split over N shards (README, "Keys and Redis Cluster");
  * all keys of one shard share one hash tag, so in Redis Cluster a shard lives on one slot and the
  * reservation stays a single atomic script on the buyer's *home shard* (idempotency + per-user
  * limit + stock decrement cannot be split across slots without losing the promise). With N = 1 the
@@ -39,8 +39,33 @@ export interface ActivityKeys {
   detail: string;
   /** An issued anti-bot challenge: "userId|prefix|difficulty|expiresAtMs", single-use. */
   challenge(challengeId: string): string;
-  /** The waitlist (候补, issue #4); see src/redis/lifecycle.ts. */
+  /** The waitlist (候补); see src/redis/waitlist.ts. */
   waitlist: WaitlistKeys;
+  /** This shard's part of the waiting room (排队); see src/redis/waiting-room.ts. */
+  queue: QueueKeys;
+}
+
+/**
+ * One shard of an activity's waiting room: a waiting person's entries live on their home shard,
+ * beside their reservation keys, so joins and polls spread like purchases do.
+ */
+export interface QueueKeys {
+  /** ZSET userId → order score (lower goes first): the people waiting (pre-queue included). */
+  line: string;
+  /** ZSET userId → last poll (epoch ms): whoever stays silent past keepSeconds is dropped. */
+  seen: string;
+  /** ZSET userId → pass expiry (epoch ms): the people admitted. */
+  admitted: string;
+  /** HASH userId → "joinedAtMs|admittedAtMs": when each ticket joined and was admitted. */
+  tickets: string;
+  /** HASH userId → reason: tickets closed one by one (ABANDONED, PASS_EXPIRED, LEFT). */
+  closed: string;
+  /** HASH of this shard's counters: joined, admitted, bought, abandoned, expired. */
+  counters: string;
+  /** Shard 0 only — HASH: the activity-wide view the admission leader publishes (closed, rate, units…). */
+  control: string;
+  /** Shard 0 only — HASH: the admission token bucket (tokens, last refill). */
+  bucket: string;
 }
 
 export interface WaitlistKeys {
@@ -68,6 +93,10 @@ export interface Keys {
   throttle(kind: string, id: string): string;
   /** Snowflake worker-id lease. */
   workerLease(workerId: number): string;
+  /** Set (with a short TTL) while an operator watches a live feed: processes share their metrics meanwhile. */
+  consoleWatched: string;
+  /** Hash process id → its latest metrics snapshot (JSON), read by the live feed of any instance. */
+  consoleMetrics: string;
   /** Pub/sub channel: "units came back to <activityId>" → every instance clears its sold-out flag. */
   stockReturnedChannel: string;
   /** Pub/sub channel: order status changes, for WebSocket fan-out from any instance. */
@@ -76,6 +105,10 @@ export interface Keys {
   activityInvalidateChannel: string;
   /** Pub/sub channel: waitlist offers made/changed (WebSocket push, purchase path's offer check). */
   waitlistChannel: string;
+  /** Pub/sub channel: waiting-room admissions and progress (WebSocket push). */
+  queueChannel: string;
+  /** The waiting room's admission leader lease: one process admits, however many run. */
+  queueLeader: string;
 }
 
 /** CRC16/XMODEM, the Redis Cluster key-slot function: slot = crc16(tag) mod 16384. */
@@ -164,15 +197,29 @@ export function createKeys(prefix: string): Keys {
           held: `${base}:wl:held`,
           expired: `${base}:wl:expired`,
         },
+        queue: {
+          line: `${base}:wr:q`,
+          seen: `${base}:wr:seen`,
+          admitted: `${base}:wr:adm`,
+          tickets: `${base}:wr:t`,
+          closed: `${base}:wr:closed`,
+          counters: `${base}:wr:n`,
+          control: `${base}:wr:ctl`,
+          bucket: `${base}:wr:bucket`,
+        },
       };
     },
     order: (orderId) => `${prefix}:o:${orderId}`,
     throttle: (kind, id) => `${prefix}:rl:{${kind}:${id}}`,
     workerLease: (workerId) => `${prefix}:worker:${workerId}`,
+    consoleWatched: `${prefix}:console:watched`,
+    consoleMetrics: `${prefix}:console:metrics`,
     stockReturnedChannel: `${prefix}:ch:stock-returned`,
     orderEventsChannel: `${prefix}:ch:orders`,
     activityInvalidateChannel: `${prefix}:ch:activity-invalidate`,
     waitlistChannel: `${prefix}:ch:waitlist`,
+    queueChannel: `${prefix}:ch:queue`,
+    queueLeader: `${prefix}:wr:leader`,
   };
   return keys;
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { DemoReport } from '../../src/demo/report.ts';
+import type { DemoReport } from '../../src/demo/report-model.ts';
 
 const DEMO = fileURLToPath(new URL('../../src/cli/demo.ts', import.meta.url));
 const reports = mkdtempSync(join(tmpdir(), 'seckill-demo-'));
@@ -30,10 +30,10 @@ function run(args: string[]): Promise<{ code: number | null; output: string }> {
   });
 }
 
-test('the demo at small size sells out, pays, re-sells (open sale and waitlist) and keeps every promise', { timeout: 180_000 }, async () => {
-  const { code, output } = await run(['--size', 'small', '--buyers', '1500', '--payment-timeout', '5', '--reports', reports]);
+test('the demo at small size, as an open rush (--rush), sells out, pays, re-sells (open sale and waitlist) and keeps every promise', { timeout: 180_000 }, async () => {
+  const { code, output } = await run(['--size', 'small', '--buyers', '1500', '--payment-timeout', '5', '--rush', '--reports', reports]);
   assert.equal(code, 0, output);
-  const [dir] = readdirSync(reports);
+  const [dir] = readdirSync(reports).sort();
   assert.ok(dir, 'a report folder was written');
   const report = JSON.parse(readFileSync(join(reports, dir, 'report.json'), 'utf8')) as DemoReport;
   const html = readFileSync(join(reports, dir, 'report.html'), 'utf8');
@@ -58,4 +58,29 @@ test('the demo at small size sells out, pays, re-sells (open sale and waitlist) 
   assert.ok(w.offersIgnored > 0 && w.expired > 0, JSON.stringify(w));
   assert.equal(w.offerPurchaseRefused, 0, 'an offer holds its unit for the offered buyer');
   assert.ok(html.includes('all five promises held'), 'the summary sentence opens the HTML report');
+});
+
+test('the demo through the waiting room (the default) keeps every promise, refuses the bots and reports waits and fairness', { timeout: 300_000 }, async () => {
+  const own = mkdtempSync(join(tmpdir(), 'seckill-demo-wr-'));
+  try {
+    const { code, output } = await run(['--size', 'small', '--buyers', '1500', '--payment-timeout', '5', '--reports', own]);
+    assert.equal(code, 0, output);
+    const [dir] = readdirSync(own);
+    assert.ok(dir, 'a report folder was written');
+    const report = JSON.parse(readFileSync(join(own, dir, 'report.json'), 'utf8')) as DemoReport;
+    assert.equal(report.allPromisesHeld, true, JSON.stringify(report.promises, null, 2));
+    for (const p of report.promises.filter((x) => x.id <= 4)) assert.equal(p.checked, true, `promise ${p.id} was checked`);
+    const q = report.waitingRoom;
+    assert.ok(q, 'the report has the waiting room');
+    assert.ok(q.joined >= 1400, `joined ${q.joined}`);
+    assert.ok(q.admitted >= 100, `admitted ${q.admitted}`);
+    assert.ok(q.learnedEarlyNoChance > 0, 'some learned early that they had no chance');
+    assert.ok(q.waitSeconds && q.waitSeconds.p50 >= 0);
+    assert.notEqual(q.fairness.uniform, false, `fairness: ${JSON.stringify(q.fairness)}`);
+    assert.ok((report.outcomes['PASS_REQUIRED'] ?? 0) > 0, 'bots skipping the line were refused');
+    assert.match(output, /waiting room: .* joined/);
+    assert.match(output, /fairness: Spearman/);
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
 });

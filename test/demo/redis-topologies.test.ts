@@ -1,6 +1,6 @@
 /**
  * The demo's cleanup and promise checker take SECKILL_REDIS_URL as the service does: one node, or
- * a comma-separated list meaning Redis Cluster (issue 11: `new Redis(<list>)` threw "Invalid URL").
+ * a comma-separated list meaning Redis Cluster (`new Redis(<list>)` threw "Invalid URL").
  * On a cluster SCAN sees one node only, so keys spread over every master must all be found.
  *
  * The cluster cases are skipped, saying why, when `npm run services -- --topology cluster` is not

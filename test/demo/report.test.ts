@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { PromiseResult } from '../../src/demo/promises.ts';
-import type { DemoReport, LatencySummary } from '../../src/demo/report.ts';
+import type { DemoReport, LatencySummary } from '../../src/demo/report-model.ts';
 import { renderHtml } from '../../src/demo/report-html.ts';
 import { summarySentence } from '../../src/demo/report-text.ts';
 import { writeReport } from '../../src/demo/report.ts';

@@ -1,5 +1,5 @@
 /**
- * Fault: one Redis Cluster master is SIGKILLed mid-sale (issue #11). The cluster is the test's own
+ * Fault: one Redis Cluster master is SIGKILLed mid-sale. The cluster is the test's own
  * (3 masters + 3 replicas on free ports, never the shared 7001-7006); the activity's stock is split
  * over 3 shards, one per master. The circuit breakers are per node, so:
  *  - buyers whose home shard lived on the dead master get 503 BUSY with Retry-After (never 500)
@@ -15,7 +15,7 @@ import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { homeShard, keySlot, shardTag } from '../../src/redis/keys.ts';
 import { MYSQL_SERVER } from '../support/env.ts';
 import { startTestApp, type TestApp, waitFor } from '../support/http.ts';
-import { type OwnProcess, ownRedisCluster } from './support/brokers.ts';
+import { type OwnProcess, ownRedisCluster } from '../../src/chaos/processes.ts';
 
 const SHARDS = 3;
 const WARM_MS = 2000;

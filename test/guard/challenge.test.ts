@@ -1,5 +1,5 @@
 /**
- * Anti-bot challenge (issue #5, API.md): missing → CHALLENGE_REQUIRED; wrong, expired, reused or
+ * Anti-bot challenge (docs/api.md): missing → CHALLENGE_REQUIRED; wrong, expired, reused or
  * someone else's → CHALLENGE_FAILED; solved → 202. Solved with the shipped client helper.
  */
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-/** Shared bits of the issue #5 tests: activities with options the generic helper lacks. */
+/** Shared bits of the guard tests: activities with options the generic helper lacks. */
 import type { Json, TestApp } from '../support/http.ts';
 
 export async function createActivity(t: TestApp, options: Record<string, unknown> = {}): Promise<Json> {
@@ -21,7 +21,7 @@ export async function createActivity(t: TestApp, options: Record<string, unknown
 
 export const count = <T>(items: T[], predicate: (item: T) => boolean) => items.filter(predicate).length;
 
-/** Retry-After as API.md wants it on 429/503: an integer number of seconds, at least 1. */
+/** Retry-After as the contract (docs/api.md) wants it on 429/503: an integer number of seconds, at least 1. */
 export function validRetryAfter(value: string | null): boolean {
   return value !== null && /^\d+$/.test(value) && Number(value) >= 1;
 }

@@ -1,11 +1,11 @@
 /**
- * Rate limits (issue #5): per user (GCRA in Redis, a local limiter in front) and per client IP,
+ * Rate limits: per user (GCRA in Redis, a local limiter in front) and per client IP,
  * with X-Forwarded-For honoured only when SECKILL_TRUST_PROXY=1. A limited request reserves nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { App } from '../../src/app.ts';
-import { createLocalGcra } from '../../src/services/rate-limiter.ts';
+import type { App } from '../../src/app/app.ts';
+import { createLocalGcra } from '../../src/guard/rate-limiter.ts';
 import { call, startTestApp, type TestApp, token } from '../support/http.ts';
 import { count, createActivity, validRetryAfter } from './helpers.ts';
 
@@ -102,7 +102,7 @@ describe('per-user rate limit', () => {
 
 let app2: App | undefined;
 async function startApp2(t: TestApp): Promise<string> {
-  const { startApp } = await import('../../src/app.ts');
+  const { startApp } = await import('../../src/app/app.ts');
   app2 = await startApp(t.env.config, { port: 0 });
   return app2.url ?? '';
 }

@@ -1,5 +1,5 @@
 /**
- * Redis unreachable (issue #5): the service talks to a redis-server this test starts and stops
+ * Redis unreachable: the service talks to a redis-server this test starts and stops
  * itself (never the shared one). Ratio 0 → purchases answer 503 BUSY; ratio 0.5 → about half of
  * 1,000 attempts are admitted straight to Kafka, MySQL still guarding stock and the per-user limit;
  * Redis back empty → stock re-preheated before the circuit closes, and Redis agrees with MySQL.

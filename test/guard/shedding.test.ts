@@ -1,10 +1,10 @@
 /**
- * Load shedding (issue #5): at most SECKILL_MAX_INFLIGHT purchases in flight per instance, and none
+ * Load shedding: at most SECKILL_MAX_INFLIGHT purchases in flight per instance, and none
  * admitted while the event loop lags; the rest get 503 BUSY with Retry-After and reserve nothing.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createLoadShedder } from '../../src/services/load-shedder.ts';
+import { createLoadShedder } from '../../src/guard/load-shedder.ts';
 import { startTestApp, type TestApp } from '../support/http.ts';
 import { count, createActivity, validRetryAfter } from './helpers.ts';
 

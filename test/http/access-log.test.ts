@@ -1,5 +1,5 @@
 /**
- * The access log and request ids (issue 12): one structured line per request, an X-Request-Id on
+ * The access log and request ids: one structured line per request, an X-Request-Id on
  * every response (the caller's when it is safe), and no secret in the log — not the Authorization
  * header, not a `?token=`. And a token in the query authenticates the WebSocket only.
  */
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { type App, startApp } from '../../src/app.ts';
+import { type App, startApp } from '../../src/app/app.ts';
 import { TEST_SECRETS, type TestEnv, testEnv } from '../support/env.ts';
 import { call, type Json, token, waitFor } from '../support/http.ts';
 
@@ -59,6 +59,56 @@ describe('access log and request ids', () => {
     const anonymousLine = await lineOf(anonymous.headers.get('x-request-id') ?? '');
     assert.equal(anonymousLine.userId, undefined);
     assert.equal(anonymousLine.status, 200);
+  });
+
+  it('carries the client IP (X-Forwarded-For ignored unless the proxy is trusted) and the user agent', async () => {
+    const res = await call(url, 'GET', '/api/v1/time', { headers: { 'x-request-id': 'with-client', 'user-agent': 'Probe/1.0', 'x-forwarded-for': '203.0.113.7' } });
+    assert.equal(res.status, 200);
+    const line = await lineOf('with-client');
+    assert.equal(line.ip, '127.0.0.1', 'a header anyone can send does not name the client');
+    assert.equal(line.ua, 'Probe/1.0');
+
+    const proxied: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        proxied.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const behindProxy = await startApp({ ...env.config, rate: { ...env.config.rate, trustProxy: true } }, { port: 0, log: pino({ level: 'info' }, sink) });
+    try {
+      await call(behindProxy.url ?? '', 'GET', '/api/v1/time', { headers: { 'x-request-id': 'via-proxy', 'x-forwarded-for': '203.0.113.7' } });
+      const viaProxy = await waitFor(() => proxied.map((l) => JSON.parse(l) as Json).find((l) => l.reqId === 'via-proxy'), 5000, 'the proxied line');
+      assert.equal(viaProxy.ip, '203.0.113.7', 'SECKILL_TRUST_PROXY=1: the address the proxy saw');
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
+  it('counts refusals instead of logging one info line each', async () => {
+    const commodity = await call(url, 'POST', '/api/v1/admin/commodities', { auth: ADMIN, body: { name: 'Cup', priceCents: 100 } });
+    const activity = await call(url, 'POST', '/api/v1/admin/activities', {
+      auth: ADMIN,
+      body: {
+        name: 'Later',
+        commodityId: commodity.body.commodity.id,
+        priceCents: 100,
+        stock: 1,
+        startAt: new Date(Date.now() + 3_600_000).toISOString(),
+        endAt: new Date(Date.now() + 7_200_000).toISOString(),
+      },
+    });
+    const path = `/api/v1/activities/${activity.body.activity.id}/purchase`;
+    for (let i = 0; i < 3; i++) {
+      const refused = await call(url, 'POST', path, { auth: `Bearer ${token(`early-${i}`)}`, body: { requestId: 'r' }, headers: { 'x-request-id': `refused-${i}` } });
+      assert.equal(refused.body.error?.code, 'NOT_STARTED');
+    }
+    // A later request's line is written after the refusals' would have been.
+    await lineOf((await call(url, 'GET', '/api/v1/time')).headers.get('x-request-id') ?? '');
+    assert.equal(accessLines().filter((l) => String(l.reqId).startsWith('refused-')).length, 0, 'no info line per refusal');
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const counted = new RegExp(`^seckill_http_refusals_total\\{route="/api/v1/activities/:id/purchase",code="NOT_STARTED"\\} (\\d+)`, 'm').exec(metrics);
+    assert.ok(counted && Number(counted[1]) >= 3, `counted: ${counted?.[0]}`);
   });
 
   it('replaces an unsafe or oversized X-Request-Id with a fresh one, and makes one when there is none', async () => {

@@ -1,5 +1,5 @@
 /**
- * Refunds owed (issue 12): a payment that succeeded after its order was cancelled is data an
+ * Refunds owed: a payment that succeeded after its order was cancelled is data an
  * operator can act on — listed (with totals and keyset pages), marked REFUNDED once by
  * compare-and-set, and counted by the seckill_refunds_owed gauges.
  */

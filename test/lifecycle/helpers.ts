@@ -1,6 +1,7 @@
-/** Shared steps of the lifecycle tests (issue #4): buy until persisted, sign callbacks, read both sides. */
+/** Shared steps of the lifecycle tests: buy until persisted, sign callbacks, read both sides. */
 import assert from 'node:assert/strict';
-import { signBody } from '../../src/services/payments.ts';
+import type { OutboxEventType } from '../../src/domain/events.ts';
+import { signBody } from '../../src/lifecycle/payment-callback.ts';
 import { TEST_SECRETS } from '../support/env.ts';
 import { call, type Json, type Reply, type TestApp, waitFor } from '../support/http.ts';
 
@@ -48,7 +49,7 @@ export async function sides(t: TestApp, activityId: string): Promise<{ available
   return { ...s.db, remaining: s.redis.remaining };
 }
 
-export async function outboxCount(t: TestApp, orderId: string, type: string): Promise<number> {
+export async function outboxCount(t: TestApp, orderId: string, type: OutboxEventType): Promise<number> {
   const row = await t.app.infra.db
     .selectFrom('outbox')
     .select((eb) => eb.fn.countAll<number>().as('n'))

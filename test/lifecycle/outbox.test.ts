@@ -1,5 +1,5 @@
 /**
- * Outbox → Kafka → consumers (issue #4): every state change's event is relayed to `<prefix>.events`
+ * Outbox → Kafka → consumers: every state change's event is relayed to `<prefix>.events`
  * and applied by the notification, loyalty-points and warehouse consumers. A relay "crash" after
  * sending but before marking (published_at reset) publishes everything again: the consumers' tables
  * still hold one row per event (apply-once by event id).
@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LifecycleTables } from '../../src/db/schema.ts';
-import { createEventHandlers, type NotificationMessage } from '../../src/services/event-handlers.ts';
-import type { OutboxEvent } from '../../src/workers/outbox-relay.ts';
+import { createEventHandlers, type NotificationMessage } from '../../src/lifecycle/events/handlers.ts';
+import type { OutboxEvent } from '../../src/domain/events.ts';
 import { startTestApp, type TestApp, waitFor } from '../support/http.ts';
 import { buyPersisted, callback, pay } from './helpers.ts';
 

@@ -1,5 +1,5 @@
 /**
- * Payment and cancellation through HTTP on real services (issue #4): pay + SUCCEEDED → PAID
+ * Payment and cancellation through HTTP on real services: pay + SUCCEEDED → PAID
  * (locked → sold), FAILED → CANCELLED/PAYMENT_FAILED, user cancel, payment timeout; each time the
  * stock columns and Redis are exactly right and the released unit can be bought again (also by the
  * same user). Signature bad/missing/replayed/wrong amount change nothing.
@@ -71,7 +71,7 @@ describe('payment, cancellation and timeout', () => {
       assert.equal(res.body.error.code, 'BAD_SIGNATURE', label);
     }
     // Signed over one body, sent with another (amount changed in transit).
-    const { signBody } = await import('../../src/services/payments.ts');
+    const { signBody } = await import('../../src/lifecycle/payment-callback.ts');
     const { TEST_SECRETS } = await import('../support/env.ts');
     const tampered = await callback(t, null, {
       raw: JSON.stringify({ ...body, amountCents: 1 }),

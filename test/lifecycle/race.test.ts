@@ -1,16 +1,17 @@
 /**
- * Races of the lifecycle (issue #4): 200 SUCCEEDED callbacks landing together with the payment
+ * Races of the lifecycle: 200 SUCCEEDED callbacks landing together with the payment
  * timeout (each order ends PAID xor CANCELLED + REFUND_REQUIRED, never both, and the stock adds
  * up), and two reapers on separate MySQL pools at once (each expired order cancelled exactly once).
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createDb } from '../../src/db/client.ts';
-import { createReaper } from '../../src/workers/reaper.ts';
+import type { OutboxEventType } from '../../src/domain/events.ts';
+import { createReaper } from '../../src/lifecycle/reaper.ts';
 import { pool, startTestApp, type TestApp, waitFor } from '../support/http.ts';
 import { buyPersisted, callback, pay, sides } from './helpers.ts';
 
-async function outboxPerOrder(t: TestApp, type: string): Promise<Map<string, number>> {
+async function outboxPerOrder(t: TestApp, type: OutboxEventType): Promise<Map<string, number>> {
   const rows = await t.app.infra.db
     .selectFrom('outbox')
     .select(['aggregate_id', (eb) => eb.fn.countAll<number>().as('n')])

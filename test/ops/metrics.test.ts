@@ -1,5 +1,5 @@
 /**
- * Metrics that are right (issue 12): every purchase answer is counted once under its outcome —
+ * Metrics that are right: every purchase answer is counted once under its outcome —
  * the sold-out answers of the local flag path included — the operator's gauges (consumer lag,
  * stock per activity, outbox backlog, breaker state) describe the real state, and the whole
  * /metrics output passes `promtool check metrics`.
@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { call, type Json, startTestApp, type TestApp, waitFor } from '../support/http.ts';
 import { callback, pay } from '../lifecycle/helpers.ts';
+import { KNOWN_LABELS } from '../../src/platform/metrics.ts';
 import { find, parseSamples, promtool, type Sample, total } from './prom.ts';
 
 const scrape = async (t: TestApp): Promise<{ text: string; samples: Sample[] }> => {
@@ -30,9 +31,12 @@ describe('/metrics', () => {
     return res;
   };
   let paidOrderId = '';
+  /** The first scrape, before any request: what an alert sees from the start. */
+  let atStart: Sample[] = [];
 
   before(async () => {
     t = await startTestApp({}, 'om');
+    ({ samples: atStart } = await scrape(t));
     ({ activity: sale } = await t.createSale({ stock: 3, limitPerUser: 1 }));
     const first = await expectStatus('RESERVED', 202, t.buy('u1', sale.id, 'u1-a'));
     assert.deepEqual(Object.keys(first.body).sort(), ['orderId', 'status'], 'the outcome is not sent to the client');
@@ -66,6 +70,32 @@ describe('/metrics', () => {
 
   after(async () => {
     await t?.close();
+  });
+
+  it('has a zero series for every label an alert or a panel reads, before anything happened', () => {
+    const at = (name: string, labels: Record<string, string>) => find(atStart, name, labels);
+    const zero = (name: string, label: string, values: readonly string[]) => {
+      for (const value of values) {
+        const series = at(name, { [label]: value });
+        assert.equal(series.length, 1, `${name}{${label}="${value}"} exists at start`);
+        assert.equal(series[0]?.value, 0, `${name}{${label}="${value}"} starts at 0`);
+      }
+    };
+    // The first breach must be an increase from 0, not a series appearing at 1 (which increase() reads as 0).
+    assert.deepEqual(KNOWN_LABELS.guaranteeBreachKind, ['duplicate_request', 'refused_by_mysql']);
+    zero('seckill_guarantee_breaches_total', 'kind', KNOWN_LABELS.guaranteeBreachKind);
+    zero('seckill_orders_persisted_total', 'status', KNOWN_LABELS.persistedStatus);
+    zero('seckill_purchase_total', 'outcome', KNOWN_LABELS.purchaseOutcome);
+    zero('seckill_reconcile_repaired_orders_total', 'kind', KNOWN_LABELS.reconcileRepairKind);
+    zero('seckill_ws_refused_total', 'reason', KNOWN_LABELS.wsRefusedReason);
+    zero('seckill_ws_closed_total', 'reason', KNOWN_LABELS.wsClosedReason);
+    // Scrape-time sources are read by this very scrape; what matters is that each has its series.
+    for (const source of ['kafka_lag', 'stock', 'outbox', 'readiness']) {
+      assert.equal(at('seckill_scrape_source_failures_total', { source }).length, 1, `seckill_scrape_source_failures_total{source="${source}"} exists at start`);
+    }
+    for (const name of ['seckill_orders_dead_lettered_total', 'seckill_reconcile_drift_units_total', 'seckill_worker_db_retries_total']) {
+      assert.equal(at(name, {}).length, 1, `${name} exists at start`);
+    }
   });
 
   it('counts every purchase answer once, under its outcome (sold-out answers of the local flag included)', async () => {
@@ -112,6 +142,14 @@ describe('/metrics', () => {
       { available: 0, locked: 2, sold: 1, redis: 0 },
     );
     assert.equal(total(samples, 'seckill_outbox_oldest_pending_age_seconds'), 0);
+
+    // The activity's name and window, for the dashboard's picker and its sale start/end annotations.
+    assert.deepEqual(
+      find(samples, 'seckill_activity_info', { activity: sale.id }).map((s) => [s.labels.name, s.value]),
+      [[sale.name, 1]],
+    );
+    assert.equal(find(samples, 'seckill_activity_start_time_seconds', { activity: sale.id })[0]?.value, Date.parse(sale.startAt) / 1000);
+    assert.equal(find(samples, 'seckill_activity_end_time_seconds', { activity: sale.id })[0]?.value, Date.parse(sale.endAt) / 1000);
     assert.equal(total(samples, 'seckill_scrape_source_failures_total'), 0, 'no source failed');
   });
 

@@ -1,5 +1,5 @@
 /**
- * The crowd (issue #3): 2,000 users, 3 concurrent requests each (an original, its replay with the
+ * The crowd: 2,000 users, 3 concurrent requests each (an original, its replay with the
  * same requestId, and a different requestId), 200 units over 8 segments, over real HTTP. No
  * oversell, no undersell, idempotent replays, per-user limit, every winner persisted once.
  */
@@ -119,7 +119,7 @@ async function checkOutcome(t: TestApp, activityId: string, results: Attempt[][]
 }
 
 /**
- * The same crowd on both topologies (issue #11): the default single Redis and broker, and the
+ * The same crowd on both topologies: the default single Redis and broker, and the
  * cluster one (`npm run services -- --topology cluster`, which `npm test` starts) where each
  * shard's keys live on their own master and orders spread over a 3-broker Kafka with RF 3.
  */
@@ -163,7 +163,7 @@ for (const topology of TOPOLOGIES) describe(`2,000 users x 3 concurrent requests
     await checkOutcome(t, activity.id, results, 3);
   });
 
-  test('shards 4 (issue #11): 200 units over 4 shards, every unit sold, none twice, replays identical, one per user', async () => {
+  test('shards 4: 200 units over 4 shards, every unit sold, none twice, replays identical, one per user', async () => {
     const { activity } = await t.createSale({ stock: STOCK, segments: 8, shards: 4, limitPerUser: 1 });
     assert.equal(activity.shards, 4);
     const results = await crowd(t, activity.id, () => 1);

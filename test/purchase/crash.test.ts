@@ -1,5 +1,5 @@
 /**
- * Crash safety (issue #3): the API runs in-process (SECKILL_ROLES=api), the order worker as a real
+ * Crash safety: the API runs in-process (SECKILL_ROLES=api), the order worker as a real
  * child process (`node src/cli/serve.ts`, SECKILL_ROLES=worker). The worker is SIGKILLed while
  * orders stream in; a second worker picks up what was not committed. Every 202 order ends up in
  * MySQL exactly once, and the stock columns stay balanced.

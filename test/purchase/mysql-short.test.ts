@@ -1,5 +1,5 @@
 /**
- * MySQL is the last guard (issue #3): when Redis lets through more than MySQL has, the surplus
+ * MySQL is the last guard: when Redis lets through more than MySQL has, the surplus
  * orders turn FAILED (OUT_OF_STOCK), nothing is oversold, and Redis is corrected down to the
  * truth, not inflated. A user over the limit in MySQL gets FAILED (LIMIT_EXCEEDED) and the unit
  * goes back on sale in Redis.

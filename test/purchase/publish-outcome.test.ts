@@ -1,12 +1,12 @@
 /**
- * Which produce errors let the purchase path release a reservation (issue #10): only those that
+ * Which produce errors let the purchase path release a reservation: only those that
  * prove nothing was written. A timeout or a dropped connection may still become an order (a frozen
  * broker appends the buffered request on SIGCONT), so releasing would sell its units twice.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MultipleErrors, NetworkError, ProtocolError, TimeoutError, UserError } from '@platformatic/kafka';
-import { surelyNotWritten } from '../../src/kafka/order-publisher.ts';
+import { surelyNotWritten } from '../../src/purchase/order-publisher.ts';
 
 const refused = () => new NetworkError('Connection to 127.0.0.1:9 failed.', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) });
 const dropped = () => new NetworkError('Connection closed', { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });

@@ -1,12 +1,15 @@
 /**
  * On the cluster topology (`npm run services -- --topology cluster`, masters on 7001-7003): one
- * activity's reservations land on more than one master (issue #11), seen in each node's
- * INFO commandstats. Skipped, with the reason printed, when that cluster is not up.
+ * activity's reservations land on more than one master, seen in each node's INFO commandstats;
+ * and a cluster that comes back empty (a restart without persistence) is rebuilt from MySQL, the
+ * buyers' counts and answers of every shard included. Skipped, with the reason printed, when that
+ * cluster is not up.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { startTestApp } from '../support/http.ts';
+import { deleteRedisPrefix } from '../support/env.ts';
+import { startTestApp, waitFor } from '../support/http.ts';
 
 const CLUSTER_NODES = (process.env.SECKILL_TEST_CLUSTER_NODES ?? 'redis://127.0.0.1:7001,redis://127.0.0.1:7002,redis://127.0.0.1:7003').split(',');
 
@@ -64,6 +67,44 @@ describe('sharded stock on a Redis Cluster', () => {
       const after = await Promise.all(found.masters.map(evalshaCalls));
       const busy = after.filter((calls, i) => calls - (before[i] ?? 0) >= 10);
       assert.ok(busy.length >= 2, `script calls per master: ${after.map((a, i) => a - (before[i] ?? 0)).join(', ')}`);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('the whole cluster emptied: preheat rebuilds every shard, buyers keep their limits and answers', async (t) => {
+    const found = await clusterMasters();
+    if ('reason' in found) {
+      console.log(`skipped: ${found.reason}`);
+      t.skip(found.reason);
+      return;
+    }
+    const app = await startTestApp({ SECKILL_REDIS_URL: CLUSTER_NODES.join(','), SECKILL_RATE_USER_PER_SEC: '0' }, 'shwipe');
+    try {
+      const { activity } = await app.createSale({ stock: 30, shards: 3, limitPerUser: 1 });
+      const buyers = Array.from({ length: 12 }, (_, i) => `wb-${i}`);
+      const won = new Map<string, string>();
+      for (const userId of buyers) {
+        const reply = await app.buy(userId, activity.id, 'first');
+        assert.equal(reply.status, 202, JSON.stringify(reply.body));
+        won.set(userId, reply.body.orderId);
+      }
+      await waitFor(async () => (await app.stats(activity.id)).orders.PENDING_PAYMENT === buyers.length, 20_000, 'orders persisted');
+
+      // Every master restarted without persistence: the deployment's keys are gone on all of them.
+      await deleteRedisPrefix(app.env.config.redis.prefix, CLUSTER_NODES.join(','));
+
+      const preheat = await app.admin('POST', `/api/v1/admin/activities/${activity.id}/preheat`);
+      assert.equal(preheat.status, 200, JSON.stringify(preheat.body));
+      assert.equal(preheat.body.remaining, 30 - buyers.length);
+      for (const userId of buyers) {
+        const replay = await app.buy(userId, activity.id, 'first');
+        assert.equal(replay.status, 202, `${userId}: ${JSON.stringify(replay.body)}`);
+        assert.equal(replay.body.orderId, won.get(userId), 'a replay gets the order id it was given before the wipe');
+        const again = await app.buy(userId, activity.id, 'second');
+        assert.equal(again.body.error?.code, 'LIMIT_EXCEEDED', `${userId} is still at the limit`);
+      }
+      assert.equal((await app.buy('newcomer', activity.id, 'first')).status, 202);
     } finally {
       await app.close();
     }

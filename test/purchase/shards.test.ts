@@ -1,5 +1,5 @@
 /**
- * Sharded stock for one activity (issue #11): shard tags land in different slices of the cluster's
+ * Sharded stock for one activity: shard tags land in different slices of the cluster's
  * slot space; N = 1 keeps the keys of before; steals move units between shards without ever
  * creating one; a crash between take and give strands units in transit, where preheat does not
  * sell them and reconciliation completes the transfer exactly once.
@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { homeShard, keySlot, shardTag } from '../../src/redis/keys.ts';
-import { allShardKeys, clearTransit, listTransit, shardRemaining, stealGive, stealTake } from '../../src/redis/stock.ts';
-import { createReconciler } from '../../src/services/reconcile.ts';
+import { allShardKeys } from '../../src/redis/shards.ts';
+import { shardRemaining } from '../../src/redis/stock.ts';
+import { clearTransit, listTransit, stealGive, stealTake } from '../../src/redis/transfers.ts';
+import { createReconciler } from '../../src/reconcile/reconcile.ts';
 import { startTestApp, type TestApp, waitFor } from '../support/http.ts';
 
 describe('shard tags and home shards', () => {

@@ -3,7 +3,7 @@
  * environment, signs user JWTs with the test secret, and creates a commodity + activity in one call.
  */
 import { createSigner } from 'fast-jwt';
-import { type App, startApp } from '../../src/app.ts';
+import { type App, startApp } from '../../src/app/app.ts';
 import { type TestEnv, TEST_SECRETS, testEnv } from './env.ts';
 
 export interface Reply<T = Record<string, unknown>> {
@@ -67,7 +67,7 @@ export interface SaleOptions {
   stock?: number;
   limitPerUser?: number;
   segments?: number;
-  /** Redis shards of the stock (issue #11). */
+  /** Redis shards of the stock. */
   shards?: number;
   priceCents?: number;
   startAt?: Date;
@@ -91,7 +91,8 @@ export async function startTestApp(overrides: Record<string, string> = {}, label
     env,
     app,
     url,
-    admin: (method, path, body) => call(url, method, path, { body, auth: adminAuth }),
+    // The admin API is on the ops listener when the app has one (SECKILL_OPS_PORT).
+    admin: (method, path, body) => call(app.opsUrl ?? url, method, path, { body, auth: adminAuth }),
     user: (userId, method, path, body) => call(url, method, path, { body, auth: `Bearer ${token(userId)}` }),
     token,
     buy: (userId, activityId, requestId, quantity = 1) =>
@@ -155,4 +156,46 @@ export async function pool<T>(tasks: Array<() => Promise<T>>, limit: number): Pr
   }
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, lane));
   return results;
+}
+
+/**
+ * Reads the admin live feed (SSE) until a `tick` satisfies `until` (returned), or throws after
+ * `timeoutMs`; the stream is closed either way.
+ */
+export async function liveTickWhere(url: string, activityId: string, until: (tick: Json) => boolean, timeoutMs = 15_000): Promise<Json> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let last: Json;
+  try {
+    const response = await fetch(`${url}/api/v1/admin/activities/${activityId}/live`, {
+      headers: { authorization: `Bearer ${TEST_SECRETS.SECKILL_ADMIN_TOKEN}` },
+      signal: controller.signal,
+    });
+    if (response.status !== 200 || !response.body) throw new Error(`live feed: ${response.status}`);
+    let buffer = '';
+    for await (const chunk of response.body.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = /^data: (.*)$/m.exec(event)?.[1];
+        if (!event.startsWith('event: tick') || data === undefined) continue;
+        last = JSON.parse(data);
+        if (until(last)) return last;
+      }
+    }
+    throw new Error('live feed ended');
+  } catch (error) {
+    if (controller.signal.aborted) throw new Error(`no live tick matched within ${timeoutMs} ms (last: ${JSON.stringify(last)?.slice(0, 2000)})`);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
+/** The value of one counter series in Prometheus text (`name{labels} value`), 0 when absent. */
+export function promValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }

@@ -1,5 +1,5 @@
 /**
- * The distributed topology (issue 11): the app runs against the 3-master Redis Cluster and the
+ * The distributed topology: the app runs against the 3-master Redis Cluster and the
  * 3-broker Kafka cluster that `npm run services -- --topology cluster` starts (npm test starts it).
  *
  * - Its topics get replication factor 3 and min.insync.replicas 2, and 12 order partitions.

@@ -1,5 +1,5 @@
 /**
- * SECKILL_REDIS_WAIT_REPLICAS (issue 11): Redis replicates asynchronously, so a reservation a master
+ * SECKILL_REDIS_WAIT_REPLICAS: Redis replicates asynchronously, so a reservation a master
  * acknowledged can be lost at failover. With the option set, each reservation waits (Redis WAIT,
  * on the node holding the activity) for that many replicas before it is published: on the cluster
  * topology, whose masters each have a replica, the replica acknowledges; on a Redis without

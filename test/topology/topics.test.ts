@@ -1,5 +1,5 @@
 /**
- * ensureTopics against the real (default, single-broker) Kafka (issue 11): the orders topic gets
+ * ensureTopics against the real (default, single-broker) Kafka: the orders topic gets
  * SECKILL_KAFKA_ORDER_PARTITIONS partitions, an existing smaller one is grown, a larger one is never
  * shrunk; a replication factor the cluster cannot give is refused naming its variable and creates
  * nothing. (Replication 3 / min ISR 2 on three brokers: test/topology/cluster.test.ts.)

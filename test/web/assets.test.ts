@@ -1,5 +1,5 @@
 /**
- * The web assets at the HTTP level (issue 12, "a page that survives the crowd"): every asset a page
+ * The web assets at the HTTP level (a page that survives the crowd): every asset a page
  * loads has a content-hashed name and is cacheable forever (`immutable`), comes precompressed
  * (brotli or gzip, as the client accepts, with `Vary: Accept-Encoding`) and decodes to exactly the
  * uncompressed bytes; the HTML pages are revalidated by ETag (304); a malformed sale id gets a

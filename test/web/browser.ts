@@ -41,6 +41,18 @@ export function ensureChromium(): string | undefined {
   return undefined;
 }
 
+/**
+ * For a browser suite's `before`: undefined when Chromium is there; otherwise the reason to skip,
+ * said once on the output. In CI it throws instead: there the browser tests must run.
+ */
+export function chromiumOrSkip(): string | undefined {
+  const reason = ensureChromium();
+  if (!reason) return undefined;
+  if (process.env.CI) throw new Error(`web tests must run in CI, but Chromium is unavailable: ${reason}`);
+  console.log(`# SKIPPING the browser tests: ${reason}`);
+  return reason;
+}
+
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,

@@ -1,14 +1,19 @@
 /**
- * The operator dashboard `/admin`: create commodities and activities (validated like the API),
- * list activities, and watch one sale live — stock, orders, requests/s, p99, queue lag, dead
- * letters — from the SSE feed `GET /api/v1/admin/activities/{id}/live`, with uPlot charts.
+ * The operator dashboard `/admin`: create commodities and activities (validated like the API, the
+ * commodity picked from a list), run sales (status, edit, pause/resume, end early), watch one sale
+ * live — stock, orders, requests/s, p99, queue lag, dead letters — from the SSE feed
+ * `GET /api/v1/admin/activities/{id}/live`, with uPlot charts, and read the audit log. Times are shown
+ * and entered in the operator's own time zone, always named, and sent to the API as UTC.
  */
 import uPlot from 'uplot';
 import { $, ApiError, api, formatPrice } from './api.ts';
 import { buckets, byLabel, diff, parseProm, quantile, type Sample } from './prom.ts';
 
 const TOKEN_KEY = 'seckill.adminToken';
+const OPERATOR_KEY = 'seckill.operator';
 let token = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+/** The operator's name, sent as X-Seckill-Actor so the audit log says who did what (the token is shared). */
+let operator = sessionStorage.getItem(OPERATOR_KEY) ?? '';
 
 function say(text: string, kind: 'info' | 'error' | 'ok' = 'info'): void {
   const m = $('message');
@@ -20,7 +25,7 @@ const errorText = (error: unknown) => (error instanceof ApiError ? `${error.huma
 
 async function adminApi<T>(method: string, path: string, body?: unknown): Promise<T> {
   try {
-    return await api<T>(method, path, { token, body });
+    return await api<T>(method, path, { token, body, headers: operator ? { 'x-seckill-actor': operator } : {} });
   } catch (error) {
     if (error instanceof ApiError && error.code === 'UNAUTHORIZED') {
       sessionStorage.removeItem(TOKEN_KEY);
@@ -37,16 +42,32 @@ async function adminApi<T>(method: string, path: string, body?: unknown): Promis
 function renderToken(): void {
   $('token-form').hidden = token !== undefined;
   $('token-ok').hidden = token === undefined;
+  $('whoami-operator').textContent = operator || 'admin';
 }
+
+/** The same rule as the API's X-Seckill-Actor check. */
+const OPERATOR_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,39}$/;
 
 $('token-form').addEventListener('submit', async (event) => {
   event.preventDefault();
+  const name = ($('operator-name') as HTMLInputElement).value.trim();
+  if (name !== '' && !OPERATOR_NAME.test(name)) {
+    say('Your name may use letters, digits, space and . _ @ - (at most 40 characters).', 'error');
+    return;
+  }
+  operator = name;
+  sessionStorage.setItem(OPERATOR_KEY, operator);
   token = ($('admin-token') as HTMLInputElement).value.trim();
   sessionStorage.setItem(TOKEN_KEY, token);
   renderToken();
-  if (await loadActivities()) say('Signed in as admin.', 'ok');
-  void loadRefunds();
+  if (await loadActivities()) say(`Signed in as ${operator || 'admin'}.`, 'ok');
+  void loadAll();
 });
+
+/** Everything the page lists, after sign-in and after each change. */
+function loadAll(): Promise<unknown> {
+  return Promise.all([loadCommodities(), loadRefunds(), loadAudit()]);
+}
 
 $('forget').addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY);
@@ -117,9 +138,8 @@ $('commodity-form').addEventListener('submit', async (event) => {
     });
     out.textContent = `Created commodity ${commodity.id} “${commodity.name}” at ${formatPrice(commodity.priceCents)}.`;
     out.dataset.kind = 'ok';
-    const activityForm = $('activity-form') as HTMLFormElement;
-    (activityForm.elements.namedItem('commodityId') as HTMLInputElement).value = commodity.id;
-    (activityForm.elements.namedItem('price') as HTMLInputElement).value = (commodity.priceCents / 100).toFixed(2);
+    await loadCommodities(commodity.id);
+    void loadAudit();
   } catch (error) {
     out.textContent = errorText(error);
     out.dataset.kind = 'error';
@@ -128,6 +148,32 @@ $('commodity-form').addEventListener('submit', async (event) => {
 
 /** datetime-local (the operator's local time) → ISO UTC. */
 const localToIso = (v: string) => new Date(v).toISOString();
+
+/** The browser's time zone, named, with its UTC offset now: "Asia/Shanghai, UTC+08:00". */
+const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+function utcOffset(ms = Date.now()): string {
+  const minutes = -new Date(ms).getTimezoneOffset();
+  const abs = Math.abs(minutes);
+  return `UTC${minutes < 0 ? '−' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+const zoneLabel = () => `${ZONE}, ${utcOffset()}`;
+/** A time as the operator reads it: local date and time with the zone's name, never a bare clock. */
+const TIME_FORMAT: Intl.DateTimeFormatOptions = { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' };
+const formatTime = (iso: string) => new Date(iso).toLocaleString(undefined, TIME_FORMAT);
+
+/** Under each date input: what the API will receive, in UTC, so a wrong zone shows before saving. */
+function echoUtc(form: HTMLFormElement): void {
+  for (const echo of form.querySelectorAll<HTMLElement>('.utc-echo')) {
+    const input = form.elements.namedItem(echo.dataset.for ?? '') as HTMLInputElement | null;
+    const ms = input ? Date.parse(input.value) : Number.NaN;
+    echo.textContent = Number.isNaN(ms) ? '' : `= ${new Date(ms).toISOString().replace('.000Z', 'Z')} (UTC)`;
+  }
+}
+for (const id of ['activity-form', 'edit-form']) {
+  const form = $(id) as HTMLFormElement;
+  form.addEventListener('input', () => echoUtc(form));
+}
+for (const el of document.querySelectorAll('.zone-name')) el.textContent = el.closest('label') ? `(${zoneLabel()})` : zoneLabel();
 const isoToLocal = (ms: number) => {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
   return d.toISOString().slice(0, 19);
@@ -138,6 +184,7 @@ function presetTimes(): void {
   const start = Math.ceil((Date.now() + 120_000) / 60_000) * 60_000;
   (form.elements.namedItem('startAt') as HTMLInputElement).value = isoToLocal(start);
   (form.elements.namedItem('endAt') as HTMLInputElement).value = isoToLocal(start + 3_600_000);
+  echoUtc(form);
 }
 
 $('activity-form').addEventListener('submit', async (event) => {
@@ -148,7 +195,7 @@ $('activity-form').addEventListener('submit', async (event) => {
     form,
     {
       name: [required, maxLen(200)],
-      commodityId: [required, (v) => (/^[0-9]{1,20}$/.test(v.trim()) ? undefined : 'A commodity id (digits).')],
+      commodityId: [(v) => (/^[0-9]{1,20}$/.test(v.trim()) ? undefined : 'Pick a commodity (create one above if the list is empty).')],
       price: [required, money],
       stock: [required, intRange(1, 10_000_000)],
       startAt: [date],
@@ -177,13 +224,58 @@ $('activity-form').addEventListener('submit', async (event) => {
     out.textContent = `Created activity ${activity.id} “${activity.name}”.`;
     out.dataset.kind = 'ok';
     await loadActivities();
+    void loadAudit();
   } catch (error) {
     out.textContent = errorText(error);
     out.dataset.kind = 'error';
   }
 });
 
+// ---- commodities (the create form's picker) -----------------------------------------------------
+
+interface Commodity {
+  id: string;
+  name: string;
+  priceCents: number;
+  category: string | null;
+}
+
+let commodities: Commodity[] = [];
+
+/** Fills the picker (newest first); `select` picks that one and its price. */
+async function loadCommodities(select?: string): Promise<void> {
+  if (!token) return;
+  const form = $('activity-form') as HTMLFormElement;
+  const picker = form.elements.namedItem('commodityId') as HTMLSelectElement;
+  try {
+    commodities = (await adminApi<{ commodities: Commodity[] }>('GET', '/api/v1/admin/commodities')).commodities;
+  } catch (error) {
+    say(`Could not list the commodities: ${errorText(error)}`, 'error');
+    return;
+  }
+  const keep = select ?? picker.value;
+  const placeholder = new Option(commodities.length === 0 ? '— create a commodity first —' : '— pick a commodity —', '');
+  picker.replaceChildren(
+    placeholder,
+    ...commodities.map((c) => new Option(`#${c.id} ${c.name} · ${formatPrice(c.priceCents)}${c.category ? ` · ${c.category}` : ''}`, c.id)),
+  );
+  picker.value = commodities.some((c) => c.id === keep) ? keep : '';
+  if (select !== undefined) pickCommodity(picker.value);
+}
+
+/** Picking a commodity suggests its price (the sale price is usually lower; the operator edits it). */
+function pickCommodity(id: string): void {
+  const commodity = commodities.find((c) => c.id === id);
+  if (!commodity) return;
+  ((($('activity-form') as HTMLFormElement).elements.namedItem('price')) as HTMLInputElement).value = (commodity.priceCents / 100).toFixed(2);
+}
+(($('activity-form') as HTMLFormElement).elements.namedItem('commodityId') as HTMLSelectElement).addEventListener('change', (event) =>
+  pickCommodity((event.target as HTMLSelectElement).value),
+);
+
 // ---- activity list --------------------------------------------------------------------------------
+
+type AdminStatus = 'UPCOMING' | 'LIVE' | 'PAUSED' | 'SOLD_OUT' | 'ENDED';
 
 interface AdminActivity {
   id: string;
@@ -193,6 +285,28 @@ interface AdminActivity {
   endAt: string;
   antiBot: string;
   priceCents: number;
+  paused: boolean;
+  status: AdminStatus;
+}
+
+const STATUS_TEXT: Record<AdminStatus, string> = { UPCOMING: 'Upcoming', LIVE: 'Live', PAUSED: 'Paused', SOLD_OUT: 'Sold out', ENDED: 'Ended' };
+const COLUMNS = ['Id', 'Name', 'Status', 'Stock', 'Price', 'Starts', 'Ends', 'Anti-bot'];
+
+function cell(label: string, content: string | Node): HTMLTableCellElement {
+  const td = document.createElement('td');
+  td.dataset.label = label;
+  td.append(content);
+  return td;
+}
+
+function button(text: string, label: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'secondary';
+  b.textContent = text;
+  b.setAttribute('aria-label', label);
+  b.addEventListener('click', onClick);
+  return b;
 }
 
 async function loadActivities(): Promise<boolean> {
@@ -203,22 +317,29 @@ async function loadActivities(): Promise<boolean> {
     body.replaceChildren();
     for (const a of [...activities].reverse()) {
       const row = document.createElement('tr');
-      const cells = [a.id, a.name, a.stock.toLocaleString(), new Date(a.startAt).toLocaleString(), new Date(a.endAt).toLocaleString(), a.antiBot];
-      for (const text of cells) {
-        const td = document.createElement('td');
-        td.textContent = text;
-        row.append(td);
+      row.dataset.activity = a.id;
+      row.dataset.status = a.status;
+      const badge = document.createElement('span');
+      badge.className = 'badge';
+      badge.dataset.status = a.status;
+      badge.textContent = STATUS_TEXT[a.status] ?? a.status;
+      const values: Array<string | Node> = [a.id, a.name, badge, a.stock.toLocaleString(), formatPrice(a.priceCents), formatTime(a.startAt), formatTime(a.endAt), a.antiBot];
+      values.forEach((value, i) => row.append(cell(COLUMNS[i] ?? '', value)));
+      const actions = document.createElement('div');
+      actions.className = 'actions';
+      actions.append(
+        button('Watch live', `Watch activity ${a.id} live`, () => startLive(a)),
+        button('Edit', `Edit activity ${a.id}`, () => startEdit(a)),
+      );
+      if (a.status !== 'ENDED') {
+        actions.append(
+          a.paused
+            ? button('Resume', `Resume activity ${a.id}`, () => void control(a, 'resume'))
+            : button('Pause', `Pause activity ${a.id}`, () => void control(a, 'pause')),
+          button('End now', `End activity ${a.id} now`, () => void control(a, 'end')),
+        );
       }
-      const td = document.createElement('td');
-      const watch = document.createElement('button');
-      watch.type = 'button';
-      watch.className = 'secondary';
-      watch.textContent = 'Watch live';
-      watch.setAttribute('aria-label', `Watch activity ${a.id} live`);
-      watch.dataset.activity = a.id;
-      watch.addEventListener('click', () => startLive(a));
-      td.append(watch);
-      row.append(td);
+      row.append(cell('Actions', actions));
       body.append(row);
     }
     return true;
@@ -227,6 +348,72 @@ async function loadActivities(): Promise<boolean> {
     return false;
   }
 }
+
+const CONTROL_TEXT = { pause: 'paused', resume: 'resumed', end: 'ended' } as const;
+
+/** Pause, resume or end a sale; ending asks first (it cannot be undone from here). */
+async function control(activity: AdminActivity, kind: keyof typeof CONTROL_TEXT): Promise<void> {
+  if (kind === 'end' && !confirm(`End activity ${activity.id} “${activity.name}” now? Purchases will be refused from now on.`)) return;
+  try {
+    const { activity: changed } = await adminApi<{ activity: AdminActivity }>('POST', `/api/v1/admin/activities/${activity.id}/${kind}`);
+    say(`Activity ${changed.id} “${changed.name}” ${CONTROL_TEXT[kind]}: now ${STATUS_TEXT[changed.status]}.`, 'ok');
+  } catch (error) {
+    say(`Could not ${kind} activity ${activity.id}: ${errorText(error)}`, 'error');
+  }
+  await loadActivities();
+  void loadAudit();
+}
+
+// ---- editing an activity (PATCH: name, price, end) -------------------------------------------------
+
+let editing: AdminActivity | undefined;
+
+function startEdit(activity: AdminActivity): void {
+  editing = activity;
+  const form = $('edit-form') as HTMLFormElement;
+  $('edit-title').textContent = `Edit activity ${activity.id}`;
+  (form.elements.namedItem('name') as HTMLInputElement).value = activity.name;
+  (form.elements.namedItem('price') as HTMLInputElement).value = (activity.priceCents / 100).toFixed(2);
+  (form.elements.namedItem('endAt') as HTMLInputElement).value = isoToLocal(Date.parse(activity.endAt));
+  echoUtc(form);
+  $('edit-result').textContent = '';
+  $('edit').hidden = false;
+  $('edit').scrollIntoView({ block: 'nearest' });
+  (form.elements.namedItem('name') as HTMLInputElement).focus();
+}
+
+$('edit-cancel').addEventListener('click', () => {
+  editing = undefined;
+  $('edit').hidden = true;
+});
+
+$('edit-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  const activity = editing;
+  if (!activity) return;
+  const date: Check = (v) => (v.trim() === '' || Number.isNaN(Date.parse(v)) ? 'A date and time.' : undefined);
+  const ok = validate(form, { name: [required, maxLen(200)], price: [required, money], endAt: [date] }, () =>
+    Date.parse(field(form, 'endAt')) > Date.parse(activity.startAt) ? undefined : ['endAt', `Must be after the start (${formatTime(activity.startAt)}).`],
+  );
+  if (!ok) return;
+  const out = $('edit-result');
+  try {
+    const { activity: saved } = await adminApi<{ activity: AdminActivity }>('PATCH', `/api/v1/admin/activities/${activity.id}`, {
+      name: field(form, 'name'),
+      priceCents: toCents(field(form, 'price')),
+      endAt: localToIso(field(form, 'endAt')),
+    });
+    editing = saved;
+    out.textContent = `Saved activity ${saved.id} “${saved.name}”: ${formatPrice(saved.priceCents)}, ends ${formatTime(saved.endAt)}.`;
+    out.dataset.kind = 'ok';
+  } catch (error) {
+    out.textContent = errorText(error);
+    out.dataset.kind = 'error';
+  }
+  await loadActivities();
+  void loadAudit();
+});
 
 $('refresh').addEventListener('click', () => void loadActivities());
 
@@ -273,11 +460,8 @@ async function loadRefunds(): Promise<void> {
   for (const r of refunds) {
     const row = document.createElement('tr');
     row.dataset.payment = r.paymentId;
-    for (const text of [r.paymentId, r.orderId, r.activityId, r.userId, formatPrice(r.amountCents), new Date(r.createdAt).toLocaleString()]) {
-      const td = document.createElement('td');
-      td.textContent = text;
-      row.append(td);
-    }
+    const labels = ['Payment', 'Order', 'Activity', 'User', 'Amount', 'Paid at'];
+    [r.paymentId, r.orderId, r.activityId, r.userId, formatPrice(r.amountCents), formatTime(r.createdAt)].forEach((text, i) => row.append(cell(labels[i] ?? '', text)));
     const td = document.createElement('td');
     const mark = document.createElement('button');
     mark.type = 'button';
@@ -296,6 +480,7 @@ async function markRefunded(refund: Refund, button: HTMLButtonElement): Promise<
   try {
     await adminApi('POST', `/api/v1/admin/refunds/${refund.paymentId}/refunded`);
     say(`Payment ${refund.paymentId} (${formatPrice(refund.amountCents)} to ${refund.userId}) marked refunded.`, 'ok');
+    void loadAudit();
   } catch (error) {
     say(`Could not mark payment ${refund.paymentId} refunded: ${errorText(error)}`, 'error');
     button.disabled = false;
@@ -304,6 +489,45 @@ async function markRefunded(refund: Refund, button: HTMLButtonElement): Promise<
 }
 
 $('refresh-refunds').addEventListener('click', () => void loadRefunds());
+
+// ---- audit log ------------------------------------------------------------------------------------
+
+interface AuditEntry {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  status: number;
+  detail: string | null;
+}
+
+async function loadAudit(): Promise<void> {
+  if (!token) return;
+  const summary = $('audit-summary');
+  let entries: AuditEntry[];
+  try {
+    entries = (await adminApi<{ entries: AuditEntry[] }>('GET', '/api/v1/admin/audit?limit=50')).entries;
+  } catch (error) {
+    summary.dataset.kind = 'error';
+    summary.textContent = `Could not load the audit log: ${errorText(error)}`;
+    return;
+  }
+  summary.dataset.kind = 'info';
+  summary.textContent = entries.length === 0 ? 'No admin actions yet.' : `The latest ${entries.length} admin action${entries.length === 1 ? '' : 's'}.`;
+  const body = $('audit-body');
+  body.replaceChildren();
+  for (const e of entries) {
+    const row = document.createElement('tr');
+    row.dataset.action = e.action;
+    const values = [formatTime(e.at), e.actor, e.action, e.target ?? '–', e.status < 400 ? `${e.status} ok` : `${e.status} refused`, e.detail ?? ''];
+    ['When', 'Who', 'Action', 'Target', 'Result', 'Details'].forEach((label, i) => row.append(cell(label, values[i] ?? '')));
+    row.lastElementChild?.classList.add('mono');
+    body.append(row);
+  }
+}
+
+$('refresh-audit').addEventListener('click', () => void loadAudit());
 
 // ---- live view ------------------------------------------------------------------------------------
 
@@ -319,6 +543,8 @@ interface Tick {
     db: { available: number; locked: number; sold: number };
     orders: Record<string, number>;
   };
+  /** The series are summed over this many processes (every API and worker process of every instance). */
+  processes: number;
   metrics: string;
 }
 
@@ -377,6 +603,31 @@ function setNumbers(values: Array<[string, string]>): void {
   }
 }
 
+/**
+ * On the ops address (SECKILL_OPS_PORT) the console's origin serves no buyer routes, so a link to
+ * the product page there would 404; the public address is not something this page can know (a
+ * proxy may stand in front). Asked once, with a buyer route: on the ops address the link becomes a
+ * note saying where the page is.
+ */
+const onPublicAddress = fetch('/api/v1/time').then(
+  (response) => response.status !== 404,
+  () => true,
+);
+
+function showProductLink(activityId: string): void {
+  const link = $('product-link') as HTMLAnchorElement;
+  const path = `/activities/${activityId}`;
+  void onPublicAddress.then((isPublic) => {
+    if (isPublic) {
+      link.href = path;
+      link.textContent = 'Open the product page';
+    } else {
+      link.removeAttribute('href');
+      link.textContent = `Product page: ${path} on the public address (this is the ops address)`;
+    }
+  });
+}
+
 function startLive(activity: AdminActivity): void {
   stopLive();
   const section = $('live');
@@ -385,7 +636,7 @@ function startLive(activity: AdminActivity): void {
   section.dataset.ticks = '0';
   section.dataset.peakRps = '0';
   $('live-title').textContent = `Live · activity ${activity.id} “${activity.name}”`;
-  ($('product-link') as HTMLAnchorElement).href = `/activities/${activity.id}`;
+  showProductLink(activity.id);
   $('op-result').hidden = true;
 
   const xs: number[] = [];
@@ -475,6 +726,7 @@ function startLive(activity: AdminActivity): void {
       ['Reserved total', String(outcomes.get('RESERVED') ?? 0)],
       ['p99 purchase', `${p99ms.toFixed(1)} ms`],
       ['Dead letters', String(dlq)],
+      ['Processes counted', String(tick.processes)],
     ]);
     section.dataset.ticks = String(Number(section.dataset.ticks ?? '0') + 1);
     section.dataset.peakRps = String(Math.max(Number(section.dataset.peakRps ?? '0'), totalRps));
@@ -535,6 +787,7 @@ async function operate(kind: 'preheat' | 'reconcile'): Promise<void> {
   try {
     const result = await adminApi<unknown>('POST', `/api/v1/admin/activities/${id}/${kind}`);
     out.textContent = `${kind} done: ${JSON.stringify(result, null, 1)}`;
+    void loadAudit();
   } catch (error) {
     out.textContent = `${kind} failed: ${errorText(error)}`;
   }
@@ -546,4 +799,4 @@ $('reconcile').addEventListener('click', () => void operate('reconcile'));
 presetTimes();
 renderToken();
 void loadActivities();
-void loadRefunds();
+void loadAll();

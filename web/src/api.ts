@@ -1,12 +1,13 @@
 /** Talking to the API from the browser: JSON calls, the contract's error codes in plain words. */
 
-/** A human sentence for every error code in API.md (and a few the client itself produces). */
+/** A human sentence for every error code of the contract, docs/api.md (and a few the client itself produces). */
 export const ERROR_MESSAGES: Record<string, string> = {
   INVALID_REQUEST: 'Something in the request was not valid. Please check what you entered.',
   UNAUTHORIZED: 'Please sign in (your session may have expired).',
   BAD_SIGNATURE: 'The payment confirmation could not be verified.',
   NOT_STARTED: 'The sale has not started yet. The button unlocks when the countdown ends.',
   ENDED: 'This sale has ended.',
+  PAUSED: 'The sale is paused for a moment. Please try again shortly.',
   CHALLENGE_REQUIRED: 'This sale needs a quick anti-bot check first. Please try again.',
   CHALLENGE_FAILED: 'The anti-bot check expired or failed. Please try again.',
   NOT_FOUND: 'We could not find that. It may have been removed.',
@@ -20,6 +21,10 @@ export const ERROR_MESSAGES: Record<string, string> = {
   NOT_READY: 'The service is starting up or partly unavailable. Please try again in a moment.',
   INTERNAL: 'Something went wrong on our side. Please try again.',
   NETWORK: 'Could not reach the shop. Check your connection; retrying…',
+  PASS_REQUIRED: 'This sale has a waiting room: join the line, and you can buy when it is your turn.',
+  PASS_INVALID: 'Your pass from the waiting room is not valid here. Please join the line.',
+  PASS_EXPIRED: 'Your turn to buy has passed. You can join the line again.',
+  NO_WAITING_ROOM: 'This sale has no waiting room: just buy!',
 };
 
 export function humanMessage(code: string, fallback?: string): string {
@@ -49,11 +54,13 @@ export interface CallOptions {
   body?: unknown;
   token?: string | undefined;
   signal?: AbortSignal;
+  /** Extra request headers (the console's X-Seckill-Actor). */
+  headers?: Record<string, string>;
 }
 
 /** Calls the API; resolves with the JSON body on 2xx, throws ApiError otherwise. */
 export async function api<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { ...options.headers, accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let response: Response;
@@ -105,10 +112,33 @@ export interface PublicActivity {
   endAt: string;
   limitPerUser: number;
   status: ActivityStatus;
+  /** The operator paused the sale: purchases answer PAUSED until it resumes. */
+  paused?: boolean;
   remaining: number;
   stock?: number;
   antiBot?: 'none' | 'challenge';
+  /** Present when the sale has a waiting room: join it from prequeueOpensAt, buy with its pass. */
+  waitingRoom?: { mode: 'fifo' | 'random'; prequeueOpensAt: string };
   commodity: Commodity;
+}
+
+/** A place in a sale's waiting room. */
+export interface Ticket {
+  activityId: string;
+  status: 'PREQUEUE' | 'WAITING' | 'ADMITTED' | 'CLOSED';
+  mode: 'fifo' | 'random';
+  joinedAt: string;
+  position?: number;
+  peopleAhead?: number;
+  etaSeconds?: number;
+  chance?: number;
+  waiting?: number;
+  admittedTotal: number;
+  startAt: string;
+  pass?: string;
+  passExpiresAt?: string;
+  reason?: 'SOLD_OUT' | 'ENDED' | 'ABANDONED' | 'PASS_EXPIRED' | 'LEFT' | 'BOUGHT';
+  pollAfterMs: number;
 }
 
 export type OrderStatus = 'QUEUED' | 'PENDING_PAYMENT' | 'PAID' | 'CANCELLED' | 'FAILED';

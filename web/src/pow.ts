@@ -1,5 +1,5 @@
 /**
- * The anti-bot proof of work (API.md): find a string `nonce` such that SHA-256(prefix + nonce)
+ * The anti-bot proof of work (docs/api.md, "Anti-bot challenge"): find a string `nonce` such that SHA-256(prefix + nonce)
  * starts with `difficulty` zero bits. Uses crypto.subtle (browsers and workers), hashing a batch
  * of candidates at once because each digest is a promise. Same rule as the shared solver in
  * src/client/challenge.ts, plus the progress reports the page shows.

@@ -25,7 +25,7 @@ export const CLOCK_RESYNC_MS = 10 * 60_000;
 /** The one pre-start refresh falls in [start - 60 s, start - 30 s]. */
 export const LAST_MINUTE_MS = 60_000;
 const LAST_CHECK_WINDOW_MS = 30_000;
-/** Challenges are issued from 30 s before the start (API.md); fetch one in [start - 29 s, start - 12 s]. */
+/** Challenges are issued from 30 s before the start (docs/api.md); fetch one in [start - 29 s, start - 12 s]. */
 export const CHALLENGE_FROM_MS = 29_000;
 export const CHALLENGE_UNTIL_MS = 12_000;
 const LIVE_FIRST_MIN_MS = 3_000;

@@ -61,7 +61,7 @@ export function redisNode(options: RedisNodeOptions): Service {
               'nodes.conf',
               '--cluster-node-timeout',
               String(options.clusterNodeTimeoutMs ?? 5000),
-              // A failed master must cost only its own slots (issue #11): with full coverage
+              // A failed master must cost only its own slots: with full coverage
               // required (the default), every node answers CLUSTERDOWN for every key until the
               // failover, stopping all activities for seconds. Production clusters want the same.
               '--cluster-require-full-coverage',

@@ -1,4 +1,4 @@
--- After the win (issue #4): what the side-effect consumers did. Each table is keyed by the outbox
+-- After the win: what the side-effect consumers did. Each table is keyed by the outbox
 -- event id, so a redelivered event (the relay is at-least-once) hits the primary key and is a no-op.
 
 CREATE TABLE IF NOT EXISTS notifications (

@@ -1,4 +1,4 @@
--- Refunds owed (issue 12): a payment that succeeded after its order was cancelled is marked
+-- Refunds owed: a payment that succeeded after its order was cancelled is marked
 -- REFUND_REQUIRED; an operator gives the money back and marks it REFUNDED (admin endpoint). The
 -- status column stays VARCHAR, but now only the statuses the code knows can be written, so a typo
 -- in a status can never hide a refund from the list an operator works through.

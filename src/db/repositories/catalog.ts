@@ -1,7 +1,10 @@
 /** Commodities and activities in MySQL. */
-import type { Activity, AntiBot, Commodity } from '../../domain/activity.ts';
+import { type RawBuilder, sql } from 'kysely';
+import { type Activity, type AntiBot, type Commodity, stockSlots } from '../../domain/activity.ts';
+import type { WaitingRoomMode, WaitingRoomSettings } from '../../domain/waiting-room.ts';
 import type { Db } from '../client.ts';
 import type { ActivityRow, CommodityRow } from '../schema.ts';
+import { slotRows } from './stock.ts';
 
 export function toCommodity(row: CommodityRow): Commodity {
   return {
@@ -14,7 +17,7 @@ export function toCommodity(row: CommodityRow): Commodity {
 }
 
 type ActivityJoined = ActivityRow & {
-  stock: number;
+  stock: number | null;
   c_name: string;
   c_description: string | null;
   c_price_cents: number;
@@ -36,6 +39,15 @@ export function toActivity(row: ActivityJoined): Activity {
     challengeDifficulty: row.challenge_difficulty,
     segments: row.segments,
     shards: row.shards,
+    paused: row.paused_at !== null,
+    waitingRoom: {
+      mode: row.wr_mode as WaitingRoomMode,
+      prequeueSeconds: row.wr_prequeue_seconds,
+      admitPerSecond: row.wr_admit_per_second,
+      passSeconds: row.wr_pass_seconds,
+      keepSeconds: row.wr_keep_seconds,
+      paused: Number(row.wr_paused) === 1,
+    },
     commodity: {
       id: String(row.commodity_id),
       name: row.c_name,
@@ -49,11 +61,11 @@ export function toActivity(row: ActivityJoined): Activity {
 function selectActivities(db: Db) {
   return db
     .selectFrom('activities')
-    .innerJoin('activity_stock', 'activity_stock.activity_id', 'activities.id')
     .innerJoin('commodities', 'commodities.id', 'activities.commodity_id')
     .selectAll('activities')
-    .select([
-      'activity_stock.stock',
+    .select((eb) => [
+      // The stock is split over slots (see stock.ts): the activity's is their sum.
+      eb.selectFrom('activity_stock').select((s) => s.fn.sum<number>('activity_stock.stock').as('units')).whereRef('activity_stock.activity_id', '=', 'activities.id').as('stock'),
       'commodities.name as c_name',
       'commodities.description as c_description',
       'commodities.price_cents as c_price_cents',
@@ -68,7 +80,7 @@ export interface NewCommodity {
   category: string | null;
 }
 
-export type NewActivity = Omit<Activity, 'id' | 'commodity'>;
+export type NewActivity = Omit<Activity, 'id' | 'commodity' | 'paused'>;
 
 export async function insertCommodity(db: Db, commodity: NewCommodity): Promise<Commodity> {
   const result = await db
@@ -84,12 +96,18 @@ export async function insertCommodity(db: Db, commodity: NewCommodity): Promise<
   return toCommodity(row);
 }
 
+/** The latest commodities, newest first (the console's picker). */
+export async function listCommodities(db: Db, limit = 100): Promise<Commodity[]> {
+  const rows = await db.selectFrom('commodities').selectAll().orderBy('id', 'desc').limit(limit).execute();
+  return rows.map(toCommodity);
+}
+
 export async function findCommodity(db: Db, id: string): Promise<Commodity | undefined> {
   const row = await db.selectFrom('commodities').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toCommodity(row);
 }
 
-/** Inserts the activity and its stock row (all units available) in one transaction. */
+/** Inserts the activity and its stock rows (all units available, spread over its slots) in one transaction. */
 export async function insertActivity(db: Db, activity: NewActivity): Promise<Activity> {
   const id = await db.transaction().execute(async (trx) => {
     const result = await trx
@@ -106,13 +124,11 @@ export async function insertActivity(db: Db, activity: NewActivity): Promise<Act
         challenge_difficulty: activity.challengeDifficulty,
         segments: activity.segments,
         shards: activity.shards,
+        ...waitingRoomColumns(activity.waitingRoom),
       })
       .executeTakeFirstOrThrow();
     const activityId = String(result.insertId);
-    await trx
-      .insertInto('activity_stock')
-      .values({ activity_id: activityId, stock: activity.stock, available: activity.stock })
-      .execute();
+    await trx.insertInto('activity_stock').values(slotRows(activityId, activity.stock, stockSlots(activity.stock))).execute();
     return activityId;
   });
   const found = await findActivity(db, id);
@@ -139,17 +155,54 @@ export async function listOpenActivities(db: Db, now: Date): Promise<Activity[]>
 export interface ActivityChanges {
   name?: string;
   priceCents?: number;
+  startAt?: Date;
   endAt?: Date;
+  /** true: paused from now (kept if already paused); false: resumed. */
+  paused?: boolean;
+  waitingRoom?: WaitingRoomSettings;
+}
+
+function waitingRoomColumns(settings: WaitingRoomSettings) {
+  return {
+    wr_mode: settings.mode,
+    wr_prequeue_seconds: settings.prequeueSeconds,
+    wr_admit_per_second: settings.admitPerSecond,
+    wr_pass_seconds: settings.passSeconds,
+    wr_keep_seconds: settings.keepSeconds,
+    wr_paused: settings.paused ? 1 : 0,
+  };
 }
 
 /** Applies an admin's edit; false when the activity does not exist. */
 export async function updateActivity(db: Db, id: string, changes: ActivityChanges): Promise<boolean> {
-  const set: { name?: string; price_cents?: number; end_at?: Date } = {};
+  const set: { name?: string; price_cents?: number; start_at?: Date; end_at?: Date; paused_at?: RawBuilder<Date> | null } & Partial<
+    ReturnType<typeof waitingRoomColumns>
+  > = {};
   if (changes.name !== undefined) set.name = changes.name;
   if (changes.priceCents !== undefined) set.price_cents = changes.priceCents;
+  if (changes.startAt !== undefined) set.start_at = changes.startAt;
   if (changes.endAt !== undefined) set.end_at = changes.endAt;
+  // A second pause keeps the first one's time.
+  if (changes.paused !== undefined) set.paused_at = changes.paused ? sql<Date>`COALESCE(paused_at, NOW(3))` : null;
+  if (changes.waitingRoom !== undefined) Object.assign(set, waitingRoomColumns(changes.waitingRoom));
   if (Object.keys(set).length === 0) return (await findActivity(db, id)) !== undefined;
   const result = await db.updateTable('activities').set(set).where('id', '=', id).executeTakeFirst();
   // MySQL reports 0 changed rows for an edit that changes nothing: existence is what matters.
   return Number(result.numUpdatedRows) > 0 || (await findActivity(db, id)) !== undefined;
+}
+
+/** What the order worker and a rebuild need of an activity, read from its own row (no join). */
+export interface SaleRules {
+  limitPerUser: number;
+  paymentTimeoutSeconds: number;
+  endAt: Date;
+}
+
+export async function findSaleRules(db: Db, activityId: string): Promise<SaleRules | undefined> {
+  const row = await db
+    .selectFrom('activities')
+    .select(['limit_per_user', 'payment_timeout_seconds', 'end_at'])
+    .where('id', '=', activityId)
+    .executeTakeFirst();
+  return row && { limitPerUser: row.limit_per_user, paymentTimeoutSeconds: row.payment_timeout_seconds, endAt: row.end_at };
 }

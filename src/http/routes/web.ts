@@ -1,5 +1,5 @@
 /**
- * The web pages (issue #7), served by the API process itself: the product page
+ * The web pages, served by the API process itself: the product page
  * `/activities/{id}`, the operator dashboard `/admin`, their assets under `/assets/`, and the
  * dashboard's live feed `GET /api/v1/admin/activities/{id}/live` (Server-Sent Events, admin token).
  *
@@ -7,7 +7,7 @@
  * its sources the plugin builds it before the server listens, so `npm start` and the tests work
  * from a fresh clone either way.
  *
- * Caching (issue #12: 100,000 buyers must not load the purchase instances with page traffic): the
+ * Caching (100,000 buyers must not load the purchase instances with page traffic): the
  * assets have content-hashed names, so they are `immutable` for a year — a browser or CDN fetches
  * each once per deploy; the HTML pages are tiny shells a CDN may keep for a few seconds and a
  * browser revalidates by ETag (304, no body). Both come precompressed (brotli, else gzip) from the
@@ -20,8 +20,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ASSETS_DIR, buildWeb, DIST, needsBuild } from '../../../web/build.ts';
-import type { Infra } from '../../infra.ts';
-import type { Services } from '../../services/container.ts';
+import type { Catalog } from '../../inventory/catalog.ts';
+import type { Inventory } from '../../inventory/inventory.ts';
+import type { Logger } from '../../platform/log.ts';
+import { REQUEST_ID_HEADER } from '../access-log.ts';
+import type { AdminAuth } from '../auth.ts';
 import { errorBody } from '../errors.ts';
 import { liveStreamDoc } from '../response-schemas.ts';
 import { IdParams } from '../schemas.ts';
@@ -43,7 +46,7 @@ const CANONICAL_ID = /^[1-9][0-9]{0,19}$/;
 // One build per process, however many apps a test run starts.
 let building: Promise<void> | undefined;
 
-async function ensureBuilt(log: Infra['log']): Promise<string | undefined> {
+async function ensureBuilt(log: Logger): Promise<string | undefined> {
   building ??= (async () => {
     if (!(await needsBuild())) return;
     const started = Date.now();
@@ -61,18 +64,19 @@ async function ensureBuilt(log: Infra['log']): Promise<string | undefined> {
   }
 }
 
-/** Keeps only our own series: the dashboard needs them, not the process metrics. */
-function seckillSeries(text: string): string {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('seckill_') || line.startsWith('# TYPE seckill_'))
-    .join('\n');
+export interface WebRouteDeps {
+  log: Logger;
+  /** The console's seckill_* series summed over every process and instance (platform/console-metrics.ts). */
+  liveSeries: () => Promise<{ text: string; processes: number }>;
+  catalog: Pick<Catalog, 'require'>;
+  inventory: Pick<Inventory, 'stats'>;
+  adminAuth: AdminAuth;
 }
 
-export function webRoutes(infra: Infra, services: Services): FastifyPluginAsyncTypebox {
-  const { catalog, inventory, adminAuth } = services;
+export function webRoutes(deps: WebRouteDeps): FastifyPluginAsyncTypebox {
+  const { log, liveSeries, catalog, inventory, adminAuth } = deps;
   return async (app) => {
-    const buildError = await ensureBuilt(infra.log);
+    const buildError = await ensureBuilt(log);
     await mkdir(ASSETS_ROOT, { recursive: true });
     await app.register(fastifyStatic, {
       root: ASSETS_ROOT,
@@ -104,8 +108,8 @@ export function webRoutes(infra: Infra, services: Services): FastifyPluginAsyncT
       return sendPage(reply, 'favicon.svg');
     });
 
-    // Live feed for the dashboard: stats (MySQL + Redis) and this instance's seckill_* metrics,
-    // once a second. The browser reads it with fetch() so the admin token stays in a header.
+    // Live feed for the dashboard: stats (MySQL + Redis) and the console's seckill_* series summed
+    // over every process of every instance, once a second. The browser reads it with fetch() so the admin token stays in a header.
     const streams = new Map<ServerResponse, NodeJS.Timeout>();
     app.get(
       '/api/v1/admin/activities/:id/live',
@@ -118,14 +122,16 @@ export function webRoutes(infra: Infra, services: Services): FastifyPluginAsyncT
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-cache, no-transform',
           'x-accel-buffering': 'no',
+          // A hijacked reply writes its own head: the headers set on the reply are not sent.
+          [REQUEST_ID_HEADER]: request.id,
         });
         let busy = false;
         const send = async () => {
           if (busy) return; // a slow database must not pile up queries
           busy = true;
           try {
-            const [stats, metrics] = await Promise.all([inventory.stats(activity), infra.metrics.registry.metrics()]);
-            const data = JSON.stringify({ at: Date.now(), stats, metrics: seckillSeries(metrics) });
+            const [stats, series] = await Promise.all([inventory.stats(activity), liveSeries()]);
+            const data = JSON.stringify({ at: Date.now(), stats, metrics: series.text, processes: series.processes });
             if (!res.writableEnded) res.write(`event: tick\ndata: ${data}\n\n`);
           } catch (error) {
             const message = error instanceof Error ? error.message : String(error);

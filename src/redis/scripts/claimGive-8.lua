@@ -31,6 +31,9 @@
      0, ''        this transfer was already given or voided: nothing changed
     -3, ''        this shard is not loaded: the transfer is voided (a load recounts the unit)
 ]]
+--- @include "includes/giveUnits"
+--- @include "includes/recordReservation"
+
 local markerKey = KEYS[1]
 local userUnitsKey = KEYS[2]
 local answerKey = KEYS[3]
@@ -57,28 +60,22 @@ if redis.call('EXISTS', remainingKey) == 0 then
   return {-3, ''}
 end
 
-local function toOpenSale()
-  redis.call('INCRBY', segmentPrefix .. segment, 1)
-  redis.call('SADD', nonEmptyKey, segment)
-  redis.call('INCRBY', remainingKey, 1)
-end
-
 local previous = redis.call('GET', answerKey)
 if previous then
-  toOpenSale()
+  giveUnits(nonEmptyKey, remainingKey, segmentPrefix, segment, 1)
   return {2, previous}
 end
 local held = tonumber(redis.call('GET', userUnitsKey) or '0')
 if held + 1 > limitPerUser then
-  toOpenSale()
+  giveUnits(nonEmptyKey, remainingKey, segmentPrefix, segment, 1)
   redis.call('SET', answerKey, 'E:LIMIT_EXCEEDED', 'EX', ttlSeconds)
   return {-2, ''}
 end
 
-redis.call('INCRBY', userUnitsKey, 1)
-redis.call('EXPIRE', userUnitsKey, ttlSeconds)
-redis.call('HSET', reservationsKey, orderId, userId .. '|1|' .. nowMs .. '|' .. requestId)
-redis.call('HSET', pendingKey, orderId, nowMs .. '|' .. userId .. '|' .. requestId)
-redis.call('SET', answerKey, 'P:' .. orderId, 'EX', ttlSeconds)
-redis.call('SET', lastOrderKey, orderId, 'EX', ttlSeconds)
+recordReservation({
+  userUnitsKey = userUnitsKey, reservationsKey = reservationsKey, pendingKey = pendingKey,
+  answerKey = answerKey, lastOrderKey = lastOrderKey,
+  orderId = orderId, userId = userId, requestId = requestId,
+  quantity = 1, nowMs = nowMs, ttlSeconds = ttlSeconds,
+})
 return {1, orderId}

@@ -2,7 +2,7 @@
   confirm: a reservation's Kafka publish is settled (acknowledged, or unknown and answered 202
   anyway): from now on a replay of its requestId is told 202 with this order id. Until then the
   stored answer reads "P:<orderId>" and a replay gets 503 (or waits on the same instance), so no
-  client is ever told 202 for an order whose publish then fails and is released (issue #10, fault 2).
+  client is ever told 202 for an order whose publish then fails and is released.
 
   KEYS[1] answer    the stored answer for (user, requestId)
   KEYS[2] pending   hash orderId -> "reservedAtMs|userId|requestId"

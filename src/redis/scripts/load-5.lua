@@ -4,10 +4,10 @@
   units reserved in Redis but not yet settled by the worker are subtracted, so Redis never offers
   more than MySQL can still honour. (A reservation the worker already committed but not yet
   settled is subtracted twice for a moment: the safe direction, repaired by the next run.)
-  Units held for waitlist offers (issue #4) are not on open sale either, and are subtracted too.
-  So are units a steal took out of this shard and has not given yet (issue #11, `transit`).
+  Units held for waitlist offers are not on open sale either, and are subtracted too.
+  So are units a steal took out of this shard and has not given yet (`transit`).
 
-  Sharded activities (issue #11) call it once per shard with a QUOTA instead of `available`: the
+  Sharded activities call it once per shard with a QUOTA instead of `available`: the
   caller snapshots every shard's in-flight units, transit and held units, then gives shard i
   quota_i = inflight_i + held_i (as snapshot) + its share of what is left, and this script
   subtracts the shard's CURRENT in-flight, held and transit units. Reservations made on a shard

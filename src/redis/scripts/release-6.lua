@@ -22,6 +22,9 @@
 
   Returns 1 when released now, 0 when it had already been released or settled.
 ]]
+--- @include "includes/giveUnits"
+--- @include "includes/releaseUserUnits"
+
 local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
 local userUnitsKey = KEYS[3]
@@ -56,14 +59,7 @@ if not released then
 end
 
 if returnStock and redis.call('EXISTS', remainingKey) == 1 then
-  redis.call('INCRBY', segmentPrefix .. segment, quantity)
-  redis.call('SADD', nonEmptyKey, segment)
-  redis.call('INCRBY', remainingKey, quantity)
+  giveUnits(nonEmptyKey, remainingKey, segmentPrefix, segment, quantity)
 end
-
-if tonumber(redis.call('GET', userUnitsKey) or '0') > quantity then
-  redis.call('DECRBY', userUnitsKey, quantity)
-else
-  redis.call('DEL', userUnitsKey)
-end
+releaseUserUnits(userUnitsKey, quantity)
 return 1

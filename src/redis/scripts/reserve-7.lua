@@ -20,7 +20,7 @@
   ARGV[6] requestId
   ARGV[7] nowMs
   ARGV[8] ttlSeconds     how long the answer and the user's count are kept
-  ARGV[9] shardOnly      '1': this is the buyer's home shard of a sharded activity (issue #11) and
+  ARGV[9] shardOnly      '1': this is the buyer's home shard of a sharded activity and
                          other shards may still hold units: a shortage is answered -5 and NOTHING is
                          stored (the API steals units from another shard, or asks again with '0');
                          '0' or absent: a shortage is the activity's final answer (SOLD_OUT / -4)
@@ -28,16 +28,19 @@
   Returns {code, value}:
      1, orderId   reserved now; the answer is stored as "P:<orderId>" (pending) until the caller
                   confirms the Kafka publish: a replay must not be told 202 for an order whose
-                  publish may still fail and be released (issue #10, fault 2)
+                  publish may still fail and be released
      2, answer    replay: the answer stored for this requestId ("P:<orderId>", "O:<orderId>" or "E:<code>")
     -1, ''        SOLD_OUT (stored as the answer)
     -2, ''        LIMIT_EXCEEDED (stored as the answer)
     -3, ''        NOT_PREHEATED: the activity has no stock in Redis (nothing stored)
     -4, ''        short of stock, but units are held by reservations whose publish is not confirmed:
                   they may come back (a failed publish), so the answer is "busy", not SOLD_OUT
-                  (nothing stored; issue #10, fault 6)
+                  (nothing stored)
     -5, pending   (shardOnly) this shard is short; pending = its unconfirmed publishes (nothing stored)
 ]]
+--- @include "includes/takeUnits"
+--- @include "includes/recordReservation"
+
 local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
 local userUnitsKey = KEYS[3]
@@ -83,32 +86,15 @@ if tonumber(remaining) < quantity then
   return {-1, ''}
 end
 
--- Take the units from random non-empty segments; a short segment gives what it has and the
--- rest comes from the next, so a unit left in any segment can still be sold.
-local needed = quantity
-while needed > 0 do
-  local segment = redis.call('SRANDMEMBER', nonEmptyKey)
-  if not segment then
-    -- remaining said there was enough: the counters disagree; refuse rather than oversell.
-    return redis.error_reply('ERR segments hold fewer units than remaining')
-  end
-  local segmentKey = segmentPrefix .. segment
-  local has = tonumber(redis.call('GET', segmentKey) or '0')
-  local take = math.min(has, needed)
-  if take > 0 then
-    redis.call('DECRBY', segmentKey, take)
-    needed = needed - take
-  end
-  if has - take <= 0 then
-    redis.call('SREM', nonEmptyKey, segment)
-  end
+local shortage = takeUnits(nonEmptyKey, segmentPrefix, quantity)
+if shortage then
+  return shortage
 end
-
 redis.call('DECRBY', remainingKey, quantity)
-redis.call('INCRBY', userUnitsKey, quantity)
-redis.call('EXPIRE', userUnitsKey, ttlSeconds)
-redis.call('HSET', reservationsKey, orderId, userId .. '|' .. quantity .. '|' .. nowMs .. '|' .. requestId)
-redis.call('HSET', pendingKey, orderId, nowMs .. '|' .. userId .. '|' .. requestId)
-redis.call('SET', answerKey, 'P:' .. orderId, 'EX', ttlSeconds)
-redis.call('SET', lastOrderKey, orderId, 'EX', ttlSeconds)
+recordReservation({
+  userUnitsKey = userUnitsKey, reservationsKey = reservationsKey, pendingKey = pendingKey,
+  answerKey = answerKey, lastOrderKey = lastOrderKey,
+  orderId = orderId, userId = userId, requestId = requestId,
+  quantity = quantity, nowMs = nowMs, ttlSeconds = ttlSeconds,
+})
 return {1, orderId}

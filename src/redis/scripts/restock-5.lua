@@ -1,7 +1,7 @@
 --[[
   restock: give a cancelled order's units back (user cancel, failed payment, payment timeout).
   Runs inside the MySQL cancel transaction, under the stock row lock, before COMMIT (see
-  src/services/cancellation.ts). The marker key makes it idempotent: a retry after a crash, or a
+  src/lifecycle/cancellation.ts). The marker key makes it idempotent: a retry after a crash, or a
   reconciliation racing the retry, returns the units at most once.
 
   KEYS[1] nonEmpty
@@ -18,6 +18,9 @@
 
   Returns 1 when the units were returned now, 0 when they had been already.
 ]]
+--- @include "includes/giveUnits"
+--- @include "includes/releaseUserUnits"
+
 local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
 local userUnitsKey = KEYS[3]
@@ -38,14 +41,7 @@ redis.call('HDEL', reservationsKey, orderId)
 -- A Redis that lost the activity (restart) is rebuilt from MySQL by preheat, which already
 -- counts this unit as available; adding it here too would count it twice.
 if redis.call('EXISTS', remainingKey) == 1 then
-  redis.call('INCRBY', segmentPrefix .. segment, quantity)
-  redis.call('SADD', nonEmptyKey, segment)
-  redis.call('INCRBY', remainingKey, quantity)
+  giveUnits(nonEmptyKey, remainingKey, segmentPrefix, segment, quantity)
 end
-
-if tonumber(redis.call('GET', userUnitsKey) or '0') > quantity then
-  redis.call('DECRBY', userUnitsKey, quantity)
-else
-  redis.call('DEL', userUnitsKey)
-end
+releaseUserUnits(userUnitsKey, quantity)
 return 1

@@ -21,6 +21,8 @@
      0  the transfer was already given or voided: nothing changed
     -3  this shard is not loaded: the transfer is voided (a load recounts its units)
 ]]
+--- @include "includes/giveUnits"
+
 local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
 local markerKey = KEYS[3]
@@ -40,6 +42,4 @@ end
 if redis.call('EXISTS', remainingKey) == 0 then
   return {-3, 0}
 end
-redis.call('INCRBY', segmentPrefix .. segment, units)
-redis.call('SADD', nonEmptyKey, segment)
-return {1, redis.call('INCRBY', remainingKey, units)}
+return {1, giveUnits(nonEmptyKey, remainingKey, segmentPrefix, segment, units)}

@@ -1,5 +1,5 @@
 --[[
-  stealTake: the first half of moving units between two shards of one activity (issue #11). Runs
+  stealTake: the first half of moving units between two shards of one activity. Runs
   on the DONOR shard: takes up to half of its units out of open sale into its `transit` hash under
   a fresh transfer id. It never creates a unit: it only moves units from the counters into transit.
   The caller then runs stealGive-3.lua on the receiving shard (idempotent by transfer id) and
@@ -20,6 +20,8 @@
   Returns {taken, pending}: taken units (0 when the shard is empty, -3 when it is not loaded) and
   this shard's count of unconfirmed publishes (units that may still come back to it).
 ]]
+--- @include "includes/takeUnits"
+
 local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
 local transitKey = KEYS[3]
@@ -42,22 +44,9 @@ if has <= 0 then
 end
 local take = math.min(has, math.max(want, math.ceil(has / 2)))
 
-local needed = take
-while needed > 0 do
-  local segment = redis.call('SRANDMEMBER', nonEmptyKey)
-  if not segment then
-    return redis.error_reply('ERR segments hold fewer units than remaining')
-  end
-  local segmentKey = segmentPrefix .. segment
-  local units = tonumber(redis.call('GET', segmentKey) or '0')
-  local part = math.min(units, needed)
-  if part > 0 then
-    redis.call('DECRBY', segmentKey, part)
-    needed = needed - part
-  end
-  if units - part <= 0 then
-    redis.call('SREM', nonEmptyKey, segment)
-  end
+local shortage = takeUnits(nonEmptyKey, segmentPrefix, take)
+if shortage then
+  return shortage
 end
 redis.call('DECRBY', remainingKey, take)
 redis.call('HSET', transitKey, transferId, take .. '|' .. nowMs .. '|' .. toShard)

@@ -27,6 +27,8 @@
      0, ''        no live offer for this user (nothing changed)
     -2, ''        LIMIT_EXCEEDED (stored as the answer; the offer is left to expire and pass on)
 ]]
+--- @include "includes/recordReservation"
+
 local offersKey = KEYS[1]
 local heldKey = KEYS[2]
 local userUnitsKey = KEYS[3]
@@ -61,10 +63,10 @@ end
 redis.call('HDEL', offersKey, userId)
 redis.call('SREM', expiredKey, userId)
 redis.call('DECRBY', heldKey, quantity)
-redis.call('INCRBY', userUnitsKey, quantity)
-redis.call('EXPIRE', userUnitsKey, ttlSeconds)
-redis.call('HSET', reservationsKey, orderId, userId .. '|' .. quantity .. '|' .. nowMs .. '|' .. requestId)
-redis.call('HSET', pendingKey, orderId, nowMs .. '|' .. userId .. '|' .. requestId)
-redis.call('SET', answerKey, 'P:' .. orderId, 'EX', ttlSeconds)
-redis.call('SET', lastOrderKey, orderId, 'EX', ttlSeconds)
+recordReservation({
+  userUnitsKey = userUnitsKey, reservationsKey = reservationsKey, pendingKey = pendingKey,
+  answerKey = answerKey, lastOrderKey = lastOrderKey,
+  orderId = orderId, userId = userId, requestId = requestId,
+  quantity = quantity, nowMs = nowMs, ttlSeconds = ttlSeconds,
+})
 return {1, orderId}

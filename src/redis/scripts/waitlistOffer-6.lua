@@ -20,6 +20,8 @@
 
   Returns {returnedToSale, {user1, expiresAt1, user2, ...}, {expiredUser1, ...}}
 ]]
+--- @include "includes/giveUnits"
+
 local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
 local queueKey = KEYS[3]
@@ -76,9 +78,7 @@ end
 
 local returned = 0
 if free > 0 and remainingText and redis.call('ZCARD', queueKey) == 0 then
-  redis.call('INCRBY', segmentPrefix .. segment, free)
-  redis.call('SADD', nonEmptyKey, segment)
-  redis.call('INCRBY', remainingKey, free)
+  giveUnits(nonEmptyKey, remainingKey, segmentPrefix, segment, free)
   redis.call('DECRBY', heldKey, free)
   returned = free
 end

@@ -1,6 +1,6 @@
 --[[
   waitlistTake: the first half of a waitlist claim on a sharded activity whose waitlist (shard 0)
-  is not the buyer's home shard (issue #11). Consumes the user's live offer and moves its held unit
+  is not the buyer's home shard. Consumes the user's live offer and moves its held unit
   into shard 0's `transit` hash, exactly like stealTake-4.lua moves open units: it never creates a
   unit. claimGive-8.lua on the home shard then turns the unit into the user's reservation.
 

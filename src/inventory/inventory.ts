@@ -1,0 +1,198 @@
+/**
+ * Moves an activity's sellable units between MySQL (the truth) and Redis (the gate):
+ * preheat/reconcile load Redis from MySQL holding every stock slot of the activity; stats read both sides.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db } from '../db/client.ts';
+import { findActivity, findSaleRules, listOpenActivities } from '../db/repositories/catalog.ts';
+import { countOrdersByStatus, countOrdersWithRows, listRequestAnswers } from '../db/repositories/orders.ts';
+import { listQuotas, lockStock } from '../db/repositories/stock.ts';
+import { inTransaction } from '../db/tx.ts';
+import { ORDER_STATUSES, type OrderStatus } from '../domain/order.ts';
+import type { Activity } from '../domain/activity.ts';
+import { AppError } from '../domain/errors.ts';
+import { ANSWER_GRACE_SECONDS } from '../domain/order.ts';
+import type { RedisClient } from '../redis/client.ts';
+import type { Keys } from '../redis/keys.ts';
+import type { Logger } from '../platform/log.ts';
+import { listReservations } from '../redis/reservations.ts';
+import { allShardKeys, shardSegments } from '../redis/shards.ts';
+import { type LoadResult, loadShard, remaining, rememberBuyers, shardSnapshot } from '../redis/stock.ts';
+import type { SoldOutFlags } from './sold-out.ts';
+
+export interface ActivityStats {
+  activityId: string;
+  stock: number;
+  redis: { remaining: number };
+  db: { available: number; locked: number; sold: number };
+  orders: Record<OrderStatus, number>;
+}
+
+export interface Inventory {
+  /**
+   * Sets Redis to what MySQL can still honour: `available` minus reservations not yet persisted.
+   * Every stock slot is held FOR UPDATE meanwhile, so no worker can commit an order in between and
+   * Redis never ends up offering more than MySQL has. Idempotent.
+   *
+   * When Redis lost the activity and the sale has started, reservations may still be in Kafka: it
+   * waits for the order pipeline to drain first and, if it does not within DRAIN_WAIT_MS, throws
+   * BUSY and loads nothing (see drainBeforeRebuild). `pipeline: 'empty'` says nothing can be in
+   * flight (an activity just created).
+   */
+  loadFromTruth(activity: Pick<Activity, 'id' | 'segments' | 'shards'>, options?: { pipeline?: 'may-hold-reservations' | 'empty' }): Promise<LoadResult>;
+  /**
+   * The order worker's clamp, after MySQL refused what Redis let through: a gate Redis still holds
+   * is set to the truth at once; a gate Redis lost is left alone (returns undefined), because the
+   * worker is the pipeline a rebuild must wait for, with more of this sale's reservations perhaps
+   * behind the batch it is on. The next purchase, sweep or preheat rebuilds it once drained.
+   */
+  clampToTruth(activity: Pick<Activity, 'id' | 'segments' | 'shards'>): Promise<LoadResult | undefined>;
+  stats(activity: Pick<Activity, 'id' | 'stock' | 'shards'>): Promise<ActivityStats>;
+  /**
+   * Re-loads every open activity whose counter is missing from Redis (Redis here keeps nothing on
+   * disk, so a restart empties the gate); returns what it re-loaded.
+   */
+  reloadMissing(): Promise<Array<{ activityId: string; remaining: number }>>;
+}
+
+/** How long a rebuild waits for the order pipeline to drain before it answers BUSY (and loads nothing). */
+const DRAIN_WAIT_MS = 10_000;
+
+export interface InventoryOptions {
+  /** True when every published reservation has been persisted (the order consumer group's lag is 0). */
+  orderPipelineIdle?: () => Promise<boolean>;
+  /** How long a rebuild waits for the pipeline to drain before answering BUSY [DRAIN_WAIT_MS]. */
+  drainWaitMs?: number;
+  log?: Logger;
+}
+
+export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut: SoldOutFlags, options: InventoryOptions = {}): Inventory {
+  /**
+   * Redis lost an activity that has sold: reservations already in Kafka are then in neither Redis
+   * nor MySQL, and a rebuild from MySQL alone would offer their units and their buyers' limits
+   * again: more 202s than units (the later orders FAILED OUT_OF_STOCK). Let the worker persist
+   * them first. Waits outside the stock slot locks (the worker needs one). A pipeline that does not
+   * drain in time (the worker down, Kafka away, or the worker minutes behind the crowd) is answered
+   * BUSY and nothing is loaded: the caller retries (a buyer after Retry-After, the sweep on its next
+   * round), for as long as the outage lasts.
+   */
+  /** Whether Redis holds every shard's counter: only their existence, cheap enough before every load. */
+  async function holdsEveryShard(activity: Pick<Activity, 'id' | 'shards'>): Promise<boolean> {
+    const loaded = await Promise.all(allShardKeys(keys, activity.id, activity.shards).map((k) => redis.exists(k.remaining)));
+    return loaded.every((n) => n === 1);
+  }
+
+  async function drainBeforeRebuild(activity: Pick<Activity, 'id' | 'shards'>): Promise<void> {
+    const idle = options.orderPipelineIdle;
+    if (!idle || (await holdsEveryShard(activity))) return;
+    // MySQL's stock row cannot tell: with the worker behind (restarting, or slower than the crowd)
+    // a sale can have every unit reserved and in Kafka while MySQL still shows the full stock. Only
+    // a sale that has not started yet surely has nothing in flight.
+    const row = await findActivity(db, activity.id);
+    if (!row || row.startAt.getTime() > Date.now()) return;
+    const deadline = Date.now() + (options.drainWaitMs ?? DRAIN_WAIT_MS);
+    while (!(await idle().catch(() => false))) {
+      if (Date.now() > deadline) {
+        options.log?.warn({ activityId: activity.id }, 'order pipeline still busy; the Redis gate is not rebuilt from MySQL until it drains');
+        throw new AppError('BUSY', "this sale's reservations are still being persisted, retry shortly", { retryAfter: 1 });
+      }
+      await sleep(200);
+    }
+  }
+
+  /**
+   * The load itself, every stock slot held. `rebuildLost` false: if Redis lost any shard of the
+   * activity, nothing is loaded and the answer is undefined (clampToTruth).
+   */
+  async function loadUnderLock(activity: Pick<Activity, 'id' | 'segments' | 'shards'>, rebuildLost: boolean): Promise<LoadResult | undefined> {
+    const result = await inTransaction(db, async (trx): Promise<LoadResult | undefined> => {
+      const row = await lockStock(trx, activity.id);
+      if (!row) throw new Error(`activity ${activity.id} has no stock rows`);
+      // Redis lost the activity (restarted empty, or never had it): it lost what it knew of the
+      // buyers too. Rebuild that from MySQL first; until the counter is set nobody can reserve.
+      const shardKeys = allShardKeys(keys, activity.id, activity.shards);
+      const snapshots = await Promise.all(shardKeys.map((k) => shardSnapshot(redis, k)));
+      const lost = new Set(snapshots.flatMap((s, i) => (s.loaded ? [] : [i])));
+      if (lost.size > 0 && !rebuildLost) return undefined;
+      if (lost.size > 0) {
+        const [units, answers, rules] = await Promise.all([listQuotas(trx, activity.id), listRequestAnswers(trx, activity.id), findSaleRules(trx, activity.id)]);
+        if (!rules) throw new Error(`activity ${activity.id} has no row`);
+        const ttlSeconds = Math.max(60, Math.ceil((rules.endAt.getTime() - Date.now()) / 1000) + ANSWER_GRACE_SECONDS);
+        await rememberBuyers(redis, keys, activity.id, { units, answers, ttlSeconds }, activity.shards, lost);
+      }
+      if (shardKeys.length === 1) return loadShard(redis, shardKeys[0]!, activity.segments, row.available);
+      // Sharded: what MySQL can still honour, less every shard's in-flight, transit
+      // and held units as snapshot, is spread over the shards; shard i's quota is its snapshot
+      // plus its share, and its load subtracts what it holds NOW, so reservations continuing on
+      // other shards between these calls are neither lost nor counted twice (see load-5.lua).
+      const outside = snapshots.reduce((n, s) => n + s.inFlight + s.transit + s.held, 0);
+      const free = Math.max(0, row.available - outside);
+      const base = Math.floor(free / shardKeys.length);
+      const extra = free % shardKeys.length;
+      const segments = shardSegments(activity.segments, shardKeys.length);
+      const total: LoadResult = { before: -1, after: 0, inFlight: 0 };
+      for (const [i, k] of shardKeys.entries()) {
+        const s = snapshots[i]!;
+        const quota = s.inFlight + s.held + base + (i < extra ? 1 : 0);
+        const r = await loadShard(redis, k, segments, quota);
+        if (r.before >= 0) total.before = Math.max(0, total.before) + r.before;
+        total.after += r.after;
+        total.inFlight += r.inFlight;
+      }
+      return total;
+    });
+    if (result && result.after > Math.max(0, result.before)) await soldOut.announceReturned(activity.id);
+    return result;
+  }
+
+  const inventory: Inventory = {
+    async reloadMissing() {
+      const reloaded: Array<{ activityId: string; remaining: number }> = [];
+      for (const activity of await listOpenActivities(db, new Date())) {
+        if (await holdsEveryShard(activity)) continue;
+        try {
+          const { after } = await inventory.loadFromTruth(activity);
+          reloaded.push({ activityId: activity.id, remaining: after });
+        } catch (error) {
+          // Its pipeline has not drained: the next round tries again; the other activities go on.
+          if (!(error instanceof AppError && error.code === 'BUSY')) throw error;
+        }
+      }
+      return reloaded;
+    },
+
+    async loadFromTruth(activity, { pipeline = 'may-hold-reservations' } = {}) {
+      if (pipeline === 'may-hold-reservations') await drainBeforeRebuild(activity);
+      return (await loadUnderLock(activity, true))!;
+    },
+
+    clampToTruth: (activity) => loadUnderLock(activity, false),
+
+    async stats(activity) {
+      // One consistent picture: holding every stock slot, no worker is between settling its
+      // reservations in Redis and committing their rows, so every order is counted exactly once.
+      return inTransaction(db, async (trx) => {
+        const stock = await lockStock(trx, activity.id);
+        if (!stock) throw new Error(`activity ${activity.id} has no stock rows`);
+        const [counts, redisRemaining, reserved] = await Promise.all([
+          countOrdersByStatus(trx, activity.id),
+          remaining(redis, keys, activity.id, activity.shards),
+          listReservations(redis, keys, activity.id, activity.shards).then((all) => all.map((r) => r.orderId)),
+        ]);
+        const orders = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
+        for (const { status, count } of counts) orders[status] = count;
+        // QUEUED orders have no row yet: the reservations without one (a FAILED order's entry
+        // lingers until the worker releases it after its commit, and must not count twice).
+        orders.QUEUED = reserved.length - (await countOrdersWithRows(trx, reserved));
+        return {
+          activityId: activity.id,
+          stock: activity.stock,
+          redis: { remaining: redisRemaining ?? 0 },
+          db: { available: stock.available, locked: stock.locked, sold: stock.sold },
+          orders,
+        };
+      });
+    },
+  };
+  return inventory;
+}
