@@ -13,10 +13,11 @@ import type { Activity } from '../domain/activity.ts';
 import { AppError } from '../domain/errors.ts';
 import { ANSWER_GRACE_SECONDS } from '../domain/order.ts';
 import type { RedisClient } from '../redis/client.ts';
-import type { Keys } from '../redis/keys.ts';
+import type { ActivityKeys, Keys } from '../redis/keys.ts';
 import type { Logger } from '../platform/log.ts';
 import { listReservations } from '../redis/reservations.ts';
 import { allShardKeys, shardSegments } from '../redis/shards.ts';
+import { clearTransit, liftLoadFence, listTransit, raiseLoadFence, stealGive } from '../redis/transfers.ts';
 import { type LoadResult, loadShard, remaining, rememberBuyers, shardSnapshot } from '../redis/stock.ts';
 import type { SoldOutFlags } from './sold-out.ts';
 
@@ -57,6 +58,9 @@ export interface Inventory {
 
 /** How long a rebuild waits for the order pipeline to drain before it answers BUSY (and loads nothing). */
 const DRAIN_WAIT_MS = 10_000;
+
+/** How long a sharded load lets transfers already under way finish (one Redis round trip each). */
+const TRANSFER_WAIT_MS = 1000;
 
 export interface InventoryOptions {
   /** True when every published reservation has been persisted (the order consumer group's lag is 0). */
@@ -101,48 +105,90 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
   }
 
   /**
+   * Runs a sharded load with no unit moving between shards. The shards are read and set one after
+   * the other (in a cluster they live on different nodes), so a steal finishing in between would be
+   * counted twice: taken on a donor already set from MySQL, given on top of a receiver set after.
+   * Every shard is fenced first (a take answers "busy" meanwhile), transfers already under way are
+   * let finish, and one in transit for longer than TRANSFER_WAIT_MS (its caller stalled or died)
+   * is voided, so a late give adds nothing and the load counts its units where MySQL has them.
+   */
+  async function withTransfersStopped<T>(shardKeys: ActivityKeys[], load: () => Promise<T>): Promise<T> {
+    if (shardKeys.length === 1) return load();
+    try {
+      let transit = await Promise.all(shardKeys.map((k) => raiseLoadFence(redis, k)));
+      const deadline = Date.now() + TRANSFER_WAIT_MS;
+      const underWay = () => transit.some((list) => list.some((t) => t.takenAtMs > Date.now() - TRANSFER_WAIT_MS));
+      while (underWay() && Date.now() < deadline) {
+        await sleep(10);
+        transit = await Promise.all(shardKeys.map((k) => listTransit(redis, k)));
+      }
+      // Voided on the receiver first: a give landing after this finds its marker and adds nothing.
+      for (const [i, list] of transit.entries()) {
+        for (const transfer of list) {
+          const receiver = shardKeys[transfer.toShard];
+          if (receiver) await stealGive(redis, receiver, { transferId: transfer.transferId, units: transfer.units, segments: 1, void: true });
+          await clearTransit(redis, shardKeys[i]!, transfer.transferId);
+        }
+      }
+      return await load();
+    } finally {
+      await Promise.all(shardKeys.map((k) => liftLoadFence(redis, k))).catch(() => {});
+    }
+  }
+
+  /**
    * The load itself, every stock slot held. `rebuildLost` false: if Redis lost any shard of the
    * activity, nothing is loaded and the answer is undefined (clampToTruth).
    */
   async function loadUnderLock(activity: Pick<Activity, 'id' | 'segments' | 'shards'>, rebuildLost: boolean): Promise<LoadResult | undefined> {
+    const shardKeys = allShardKeys(keys, activity.id, activity.shards);
     const result = await inTransaction(db, async (trx): Promise<LoadResult | undefined> => {
       const row = await lockStock(trx, activity.id);
       if (!row) throw new Error(`activity ${activity.id} has no stock rows`);
-      // Redis lost the activity (restarted empty, or never had it): it lost what it knew of the
-      // buyers too. Rebuild that from MySQL first; until the counter is set nobody can reserve.
-      const shardKeys = allShardKeys(keys, activity.id, activity.shards);
-      const snapshots = await Promise.all(shardKeys.map((k) => shardSnapshot(redis, k)));
-      const lost = new Set(snapshots.flatMap((s, i) => (s.loaded ? [] : [i])));
-      if (lost.size > 0 && !rebuildLost) return undefined;
-      if (lost.size > 0) {
-        const [units, answers, rules] = await Promise.all([listQuotas(trx, activity.id), listRequestAnswers(trx, activity.id), findSaleRules(trx, activity.id)]);
-        if (!rules) throw new Error(`activity ${activity.id} has no row`);
-        const ttlSeconds = Math.max(60, Math.ceil((rules.endAt.getTime() - Date.now()) / 1000) + ANSWER_GRACE_SECONDS);
-        await rememberBuyers(redis, keys, activity.id, { units, answers, ttlSeconds }, activity.shards, lost);
-      }
-      if (shardKeys.length === 1) return loadShard(redis, shardKeys[0]!, activity.segments, row.available);
-      // Sharded: what MySQL can still honour, less every shard's in-flight, transit
-      // and held units as snapshot, is spread over the shards; shard i's quota is its snapshot
-      // plus its share, and its load subtracts what it holds NOW, so reservations continuing on
-      // other shards between these calls are neither lost nor counted twice (see load-5.lua).
-      const outside = snapshots.reduce((n, s) => n + s.inFlight + s.transit + s.held, 0);
-      const free = Math.max(0, row.available - outside);
-      const base = Math.floor(free / shardKeys.length);
-      const extra = free % shardKeys.length;
-      const segments = shardSegments(activity.segments, shardKeys.length);
-      const total: LoadResult = { before: -1, after: 0, inFlight: 0 };
-      for (const [i, k] of shardKeys.entries()) {
-        const s = snapshots[i]!;
-        const quota = s.inFlight + s.held + base + (i < extra ? 1 : 0);
-        const r = await loadShard(redis, k, segments, quota);
-        if (r.before >= 0) total.before = Math.max(0, total.before) + r.before;
-        total.after += r.after;
-        total.inFlight += r.inFlight;
-      }
-      return total;
+      return withTransfersStopped(shardKeys, () => loadShards(trx, activity, shardKeys, row.available, rebuildLost));
     });
     if (result && result.after > Math.max(0, result.before)) await soldOut.announceReturned(activity.id);
     return result;
+  }
+
+  async function loadShards(
+    trx: Db,
+    activity: Pick<Activity, 'id' | 'segments' | 'shards'>,
+    shardKeys: ActivityKeys[],
+    available: number,
+    rebuildLost: boolean,
+  ): Promise<LoadResult | undefined> {
+    // Redis lost the activity (restarted empty, or never had it): it lost what it knew of the
+    // buyers too. Rebuild that from MySQL first; until the counter is set nobody can reserve.
+    const snapshots = await Promise.all(shardKeys.map((k) => shardSnapshot(redis, k)));
+    const lost = new Set(snapshots.flatMap((s, i) => (s.loaded ? [] : [i])));
+    if (lost.size > 0 && !rebuildLost) return undefined;
+    if (lost.size > 0) {
+      const [units, answers, rules] = await Promise.all([listQuotas(trx, activity.id), listRequestAnswers(trx, activity.id), findSaleRules(trx, activity.id)]);
+      if (!rules) throw new Error(`activity ${activity.id} has no row`);
+      const ttlSeconds = Math.max(60, Math.ceil((rules.endAt.getTime() - Date.now()) / 1000) + ANSWER_GRACE_SECONDS);
+      await rememberBuyers(redis, keys, activity.id, { units, answers, ttlSeconds }, activity.shards, lost);
+    }
+    if (shardKeys.length === 1) return loadShard(redis, shardKeys[0]!, activity.segments, available);
+    // Sharded: what MySQL can still honour, less every shard's in-flight and held units as
+    // snapshot, is spread over the shards; shard i's quota is its snapshot plus its share, and
+    // its load subtracts what it holds NOW, so reservations continuing on any shard between
+    // these calls are neither lost nor counted twice (see load-5.lua). Nothing is in transit.
+    const outside = snapshots.reduce((n, s) => n + s.inFlight + s.transit + s.held, 0);
+    const free = Math.max(0, available - outside);
+    const base = Math.floor(free / shardKeys.length);
+    const extra = free % shardKeys.length;
+    const segments = shardSegments(activity.segments, shardKeys.length);
+    const total: LoadResult = { before: -1, after: 0, inFlight: 0 };
+    for (const [i, k] of shardKeys.entries()) {
+      const s = snapshots[i]!;
+      const quota = s.inFlight + s.held + base + (i < extra ? 1 : 0);
+      const r = await loadShard(redis, k, segments, quota);
+      if (r.before >= 0) total.before = Math.max(0, total.before) + r.before;
+      total.after += r.after;
+      total.inFlight += r.inFlight;
+    }
+    return total;
   }
 
   const inventory: Inventory = {

@@ -73,6 +73,11 @@ export function createShardStealing(deps: ShardStealingDeps) {
       pendingSomewhere ||= pending > 0;
       // The donor's shard was lost: the whole activity is rebuilt by the caller, then asked again.
       if (taken === -3) return { kind: 'not-preheated' };
+      // A load is recounting the activity and holds its units still: they may be for this buyer.
+      if (taken === -6) {
+        pendingSomewhere = true;
+        continue;
+      }
       if (taken <= 0) {
         soldOut.markShardEmpty(activity.id, donor);
         continue;

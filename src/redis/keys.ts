@@ -35,6 +35,8 @@ export interface ActivityKeys {
   transit: string;
   /** Set once per transfer on the receiving shard: makes the give idempotent, and lets a reconciliation void it. */
   given(transferId: string): string;
+  /** Set while a load recounts the whole activity from MySQL: no unit may leave this shard for another meanwhile. */
+  loading: string;
   /** Cached public detail of the activity. */
   detail: string;
   /** An issued anti-bot challenge: "userId|prefix|difficulty|expiresAtMs", single-use. */
@@ -188,6 +190,7 @@ export function createKeys(prefix: string): Keys {
         returned: (orderId) => `${base}:ret:${orderId}`,
         transit: `${base}:transit`,
         given: (transferId) => `${base}:given:${transferId}`,
+        loading: `${base}:loading`,
         detail: `${base}:detail`,
         challenge: (challengeId) => `${base}:chal:${challengeId}`,
         waitlist: {

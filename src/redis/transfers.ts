@@ -1,6 +1,6 @@
 /**
  * Moving units between two shards of one activity (a steal, or a waitlist unit on its way to the
- * buyer's home shard): take into the donor's `transit` hash (stealTake-4.lua), give on the
+ * buyer's home shard): take into the donor's `transit` hash (stealTake-5.lua), give on the
  * receiver at most once per transfer id (stealGive-3.lua), then forget the transit entry. No step
  * creates a unit; a crash in between strands units in transit, where reconciliation finds them.
  * The only module that builds these scripts' KEYS and ARGV.
@@ -13,7 +13,10 @@ import { randomSegment } from './shards.ts';
 /** How long a transfer's once-only marker lives on the receiving shard: far beyond any crash to repair. */
 export const TRANSFER_MARKER_TTL_SECONDS = 7 * 24 * 3600;
 
-/** stealTake-4.lua on the donor: {taken, pending}; taken -3 when the donor is not loaded. */
+/**
+ * stealTake-5.lua on the donor: {taken, pending}; taken -3 when the donor is not loaded, -6 while a
+ * load of the activity is under way (nothing taken: the caller answers "busy").
+ */
 export async function stealTake(
   redis: RedisClient,
   donor: ActivityKeys,
@@ -21,7 +24,7 @@ export async function stealTake(
 ): Promise<{ taken: number; pending: number }> {
   const [taken, pending] = await runCall<[number, number]>(redis, {
     name: 'stealTake',
-    keys: [donor.nonEmpty, donor.remaining, donor.transit, donor.pending],
+    keys: [donor.nonEmpty, donor.remaining, donor.transit, donor.pending, donor.loading],
     args: [donor.segmentPrefix, input.transferId, input.want, input.nowMs, input.toShard],
   });
   return { taken, pending };
@@ -68,4 +71,21 @@ export async function listTransit(redis: RedisClient, k: ActivityKeys): Promise<
 /** The transfer reached its receiver (given or voided): the donor forgets it. */
 export async function clearTransit(redis: RedisClient, donor: ActivityKeys, transferId: string): Promise<void> {
   await redis.hdel(donor.transit, transferId);
+}
+
+/** How long a load's fence stands at most: a loader that dies mid-load leaves it behind this long. */
+const LOAD_FENCE_MS = 30_000;
+
+/**
+ * A load is about to recount the activity from MySQL: from now on nothing leaves this shard for
+ * another (stealTake and waitlistTake answer -6) until liftLoadFence. Returns the transfers already
+ * under way from it, which the loader lets finish (or voids) before it counts.
+ */
+export async function raiseLoadFence(redis: RedisClient, k: ActivityKeys): Promise<Transfer[]> {
+  await redis.set(k.loading, '1', 'PX', LOAD_FENCE_MS);
+  return listTransit(redis, k);
+}
+
+export async function liftLoadFence(redis: RedisClient, k: ActivityKeys): Promise<void> {
+  await redis.del(k.loading);
 }

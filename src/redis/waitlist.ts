@@ -1,6 +1,6 @@
 /**
  * The waitlist (候补) in Redis: join (waitlistJoin-5.lua), the offer pass (waitlistOffer-6.lua), an
- * offered user's claim (waitlistClaim-8.lua, or across shards waitlistTake-4.lua then claimGive-8.lua),
+ * offered user's claim (waitlistClaim-8.lua, or across shards waitlistTake-5.lua then claimGive-8.lua),
  * the view and leaving. The only module that builds these scripts' KEYS and ARGV. A cancelled
  * order's restock (stock.ts) is chained here with a pass in one MULTI, so returned units reach
  * waiting users before the crowd.
@@ -125,7 +125,8 @@ export async function restockAndOffer(
  * the units go back to the home shard (restock: idempotent, the user's count lives there); if
  * users are waiting, they are moved on to shard 0 (a steal, which never creates units) and the
  * waitlist pass runs there in the same MULTI as the give, so they are offered before open sale
- * on shard 0. (A buyer of the home shard can take them in the instant between restock and steal.)
+ * on shard 0. (A buyer of the home shard can take them in the instant between restock and steal;
+ * while a load recounts the activity, they stay on open sale there.)
  */
 async function restockAcrossShards(
   redis: RedisClient,
@@ -207,9 +208,11 @@ async function claimAcrossShards(redis: RedisClient, keys: Keys, input: ReserveI
   const transferId = `w${input.orderId}`;
   const took = await runCall<number>(redis, {
     name: 'waitlistTake',
-    keys: [zero.waitlist.offers, zero.waitlist.held, zero.waitlist.expired, zero.transit],
+    keys: [zero.waitlist.offers, zero.waitlist.held, zero.waitlist.expired, zero.transit, zero.loading],
     args: [input.userId, transferId, input.nowMs, homeShard(input.userId, shards)],
   });
+  // A load is recounting the activity: the offer stays, the buyer asks again shortly.
+  if (took === -6) return { kind: 'busy' };
   if (took !== 1) return undefined;
   const [code, value] = await runCall<[number, string]>(redis, {
     name: 'claimGive',

@@ -90,19 +90,13 @@ describe('steals between shards', () => {
     }
   });
 
-  test('a crash between take and give strands units: not sold by preheat, completed once by reconciliation', async () => {
+  test('a crash between take and give strands units: completed once by reconciliation', async () => {
     const { activity } = await t.createSale({ stock: 40, shards: 4 });
     const { redis, keys, db, log } = t.app.infra;
     const s = allShardKeys(keys, activity.id, 4);
     // The thief took 5 units from shard 2 for shard 3, then died.
     assert.equal((await stealTake(redis, s[2]!, { transferId: 'crash-1', want: 1, nowMs: Date.now() - 60_000, toShard: 3 })).taken, 5);
     assert.equal(sum(await shardRemaining(redis, keys, activity.id, 4)), 35);
-
-    // A preheat meanwhile never offers the stranded units (MySQL still counts them as available).
-    const preheat = await t.admin('POST', `/api/v1/admin/activities/${activity.id}/preheat`);
-    assert.equal(preheat.status, 200);
-    assert.ok(preheat.body.remaining <= 35, `preheat offered ${preheat.body.remaining}`);
-    assert.equal(await transitUnits(activity.id, 4), 5, 'still in transit');
 
     const reconciler = createReconciler({ ...t.app.services, db, redis, keys, log, transitAfterMs: 1000 });
     const report = await reconciler.reconcile(activity);
@@ -116,6 +110,59 @@ describe('steals between shards', () => {
     const again = await reconciler.reconcile(activity);
     assert.deepEqual(again.transfers, []);
     assert.equal(again.after.remaining, 40);
+  });
+
+  test('a load stops steals, lets one under way finish, voids a stranded one, and counts every unit once', async () => {
+    const { activity } = await t.createSale({ stock: 40, shards: 4 });
+    const { redis, keys } = t.app.infra;
+    const s = allShardKeys(keys, activity.id, 4);
+    const total = async () => sum(await shardRemaining(redis, keys, activity.id, 4));
+    // A thief that died a minute ago, and one whose give is a few milliseconds away.
+    assert.equal((await stealTake(redis, s[2]!, { transferId: 'dead', want: 1, nowMs: Date.now() - 60_000, toShard: 3 })).taken, 5);
+    assert.equal((await stealTake(redis, s[1]!, { transferId: 'live', want: 1, nowMs: Date.now(), toShard: 0 })).taken, 5);
+    const preheat = t.admin('POST', `/api/v1/admin/activities/${activity.id}/preheat`);
+    await waitFor(async () => ((await redis.exists(s[0]!.loading)) === 1 ? true : undefined), 5000, 'the load to fence the shards');
+    assert.deepEqual(await stealTake(redis, s[3]!, { transferId: 'fenced', want: 1, nowMs: Date.now(), toShard: 0 }), { taken: -6, pending: 0 });
+    // The live thief's give lands while the load waits for it: counted once, on its receiver.
+    assert.equal((await stealGive(redis, s[0]!, { transferId: 'live', units: 5, segments: 2 })).outcome, 'given');
+    await clearTransit(redis, s[1]!, 'live');
+    const answer = await preheat;
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.remaining, 40, 'every unit MySQL has, the stranded ones recounted');
+    assert.equal(await transitUnits(activity.id, 4), 0);
+    // The dead thief's late give adds nothing; the fence is gone and steals go on.
+    assert.equal((await stealGive(redis, s[3]!, { transferId: 'dead', units: 5, segments: 2 })).outcome, 'already');
+    assert.equal(await total(), 40);
+    assert.ok((await stealTake(redis, s[3]!, { transferId: 'after', want: 1, nowMs: Date.now(), toShard: 0 })).taken > 0);
+  });
+
+  test('steals racing repeated loads never make Redis offer more or less than MySQL has', async () => {
+    const { activity } = await t.createSale({ stock: 400, shards: 4 });
+    const { redis, keys } = t.app.infra;
+    const s = allShardKeys(keys, activity.id, 4);
+    let stop = false;
+    let moved = 0;
+    const thieves = Array.from({ length: 8 }, async (_, n) => {
+      for (let i = 0; !stop; i++) {
+        const [from, to] = [(n + i) % 4, (n + i + 1 + (i % 3)) % 4];
+        const id = `race-${n}-${i}`;
+        const { taken } = await stealTake(redis, s[from]!, { transferId: id, want: 1, nowMs: Date.now(), toShard: to });
+        if (taken > 0) {
+          moved += taken;
+          await stealGive(redis, s[to]!, { transferId: id, units: taken, segments: 2 });
+        }
+        await clearTransit(redis, s[from]!, id);
+      }
+    });
+    for (let i = 0; i < 20; i++) {
+      const loaded = await t.app.services.inventory.loadFromTruth(activity);
+      assert.equal(loaded.after, 400, `load ${i}`);
+    }
+    stop = true;
+    await Promise.all(thieves);
+    assert.ok(moved > 0, 'the thieves did steal');
+    assert.equal(await transitUnits(activity.id, 4), 0);
+    assert.equal(sum(await shardRemaining(redis, keys, activity.id, 4)), 400);
   });
 
   test('a buyer whose home shard is empty steals from another shard; SOLD_OUT only when all are empty', async () => {

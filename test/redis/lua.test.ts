@@ -23,10 +23,10 @@ const REDIS_DIR = new URL('../../src/redis/', import.meta.url);
  * change, an include change or a new script must update this map deliberately, in the same change.
  */
 const PINNED: Record<string, { file: string; sha: string }> = {
-  claimGive: { file: 'claimGive-8.lua', sha: 'd60e5490e4e809f9b275dfc0816773359d47eb9b' },
+  claimGive: { file: 'claimGive-8.lua', sha: '4aefa3d70d3be80214c20bceade0e3276b98974a' },
   confirm: { file: 'confirm-2.lua', sha: '18c336e2d7216c9367c78b1e1c944baf7685ee7c' },
   lease: { file: 'lease-1.lua', sha: '035e3ca390b684ee9e3e57e1275398a42dfae949' },
-  load: { file: 'load-5.lua', sha: 'f54737f49377f4e828738ab23d5df7be254da748' },
+  load: { file: 'load-5.lua', sha: '479479745b4e28f13bcd8caf85f665f9e860e6fe' },
   queueAdmit: { file: 'queueAdmit-5.lua', sha: '42d62a8b1ff43456f15be0e002895ce38475b41a' },
   queueBucket: { file: 'queueBucket-1.lua', sha: '092c0f0b053fd1415d90ff6ea990f5f692cc417f' },
   queueJoin: { file: 'queueJoin-6.lua', sha: 'd6a93aa0c67c3cd6e917ec78d5bdff8525931539' },
@@ -35,14 +35,14 @@ const PINNED: Record<string, { file: string; sha: string }> = {
   release: { file: 'release-6.lua', sha: '6199bffb1806fc44abc7f2b95ab42a2fb86f725f' },
   reserve: { file: 'reserve-7.lua', sha: '564dbd2c709e77b683a3c11b88b71e3c2ebe36ab' },
   restock: { file: 'restock-5.lua', sha: '0fb658a33b5abdbcf89d97943d684043d70416fb' },
-  stealGive: { file: 'stealGive-3.lua', sha: 'e02986fd69b3a462f7dcbac02585f05f9c79c282' },
-  stealTake: { file: 'stealTake-4.lua', sha: '0e823a9ab6151f8bc69e4f5a0fd9cbd514bcf519' },
+  stealGive: { file: 'stealGive-3.lua', sha: '8dca5bf5ab6da0e95b95074def205c77b9c7ba2f' },
+  stealTake: { file: 'stealTake-5.lua', sha: '3e48de9cbd21b8ca221bcd09f0ec1d7146b3b2ec' },
   takeChallenge: { file: 'takeChallenge-1.lua', sha: 'c8165d05cd92742bc883d98cedec5356aaa435ca' },
   throttle: { file: 'throttle-1.lua', sha: '02d0fc3e455f9323d5c89ee5d91dc4ff59c53a2b' },
   waitlistClaim: { file: 'waitlistClaim-8.lua', sha: 'd60ae8b9ec15aacc3ccf9107a5a578fc9a577b51' },
   waitlistJoin: { file: 'waitlistJoin-5.lua', sha: 'f1755d5cd2cf51defb57e05da6342b3c7c432d43' },
   waitlistOffer: { file: 'waitlistOffer-6.lua', sha: '1c71d60d3961d3430e42cb5566a500a9942c9e1a' },
-  waitlistTake: { file: 'waitlistTake-4.lua', sha: '73955d3bf0e9f2fdb93d457e81d583e56e4c096c' },
+  waitlistTake: { file: 'waitlistTake-5.lua', sha: 'be9f0103eba4e92719488e18441b9b4aea9c5355' },
 };
 
 const sha1 = (text: string | Buffer) => createHash('sha1').update(text).digest('hex');

@@ -1,5 +1,5 @@
 --[[
-  claimGive: the second half of a cross-shard waitlist claim (see waitlistTake-4.lua). Runs on the
+  claimGive: the second half of a cross-shard waitlist claim (see waitlistTake-5.lua). Runs on the
   buyer's HOME shard, at most once per transfer (marker): the transferred unit becomes the user's
   reservation with the same bookkeeping as reserve-7.lua. If the request already has an answer, or
   the user is at the limit, the unit goes on open sale on this shard instead: never lost, never

@@ -11,8 +11,9 @@
   caller snapshots every shard's in-flight units, transit and held units, then gives shard i
   quota_i = inflight_i + held_i (as snapshot) + its share of what is left, and this script
   subtracts the shard's CURRENT in-flight, held and transit units. Reservations made on a shard
-  between the snapshot and its load are thereby neither lost nor counted twice, and a steal that
-  completes between two shards' loads can only leave units uncounted (the safe direction).
+  between the snapshot and its load are thereby neither lost nor counted twice. Units moving
+  between shards could not be: the caller stops steals while it loads (inventory.ts), so none is
+  in transit.
 
   KEYS[1] nonEmpty
   KEYS[2] remaining

@@ -1,5 +1,5 @@
 --[[
-  stealGive: the second half of a steal (see stealTake-4.lua). Runs on the RECEIVING shard and adds
+  stealGive: the second half of a steal (see stealTake-5.lua). Runs on the RECEIVING shard and adds
   the units of one transfer at most once: the marker key is set first, so a retry, or a
   reconciliation completing a stranded transfer, never adds them twice. With void = 1 it only sets
   the marker: the transfer is cancelled, a late give finds the marker and adds nothing, and the

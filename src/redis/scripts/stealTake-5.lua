@@ -10,6 +10,8 @@
   KEYS[2] remaining     this shard's open-sale units
   KEYS[3] transit       hash transferId -> "units|takenAtMs|toShard"
   KEYS[4] pending       this shard's reservations whose publish is unconfirmed
+  KEYS[5] loading       set while a load recounts the activity from MySQL (inventory.ts): no unit
+                        leaves the shard then, or the load could count it on both shards
 
   ARGV[1] segmentPrefix
   ARGV[2] transferId    unique per call
@@ -17,8 +19,9 @@
   ARGV[4] nowMs
   ARGV[5] toShard       the receiving shard's index (for reconciliation)
 
-  Returns {taken, pending}: taken units (0 when the shard is empty, -3 when it is not loaded) and
-  this shard's count of unconfirmed publishes (units that may still come back to it).
+  Returns {taken, pending}: taken units (0 when the shard is empty, -3 when it is not loaded, -6
+  while a load is under way: nothing taken, ask again shortly) and this shard's count of
+  unconfirmed publishes (units that may still come back to it).
 ]]
 --- @include "includes/takeUnits"
 
@@ -26,6 +29,7 @@ local nonEmptyKey = KEYS[1]
 local remainingKey = KEYS[2]
 local transitKey = KEYS[3]
 local pendingKey = KEYS[4]
+local loadingKey = KEYS[5]
 
 local segmentPrefix = ARGV[1]
 local transferId = ARGV[2]
@@ -39,6 +43,9 @@ if not remainingText then
 end
 local has = tonumber(remainingText)
 local pending = redis.call('HLEN', pendingKey)
+if redis.call('EXISTS', loadingKey) == 1 then
+  return {-6, pending}
+end
 if has <= 0 then
   return {0, pending}
 end
