@@ -56,9 +56,12 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
   }
 
   const tasks: BackgroundTask[] = config.roles.includes('worker') ? createBackgroundTasks(infra, services) : [];
-  // Every process, whatever its roles: the live console sums what each one counted.
+  // Every process, whatever its roles: the live console sums what each one counted; and each
+  // watches its own unacknowledged reservations (none unless it serves purchases).
   const sharing = consoleMetricsTask(infra);
   await sharing.start();
+  const watching = services.unsettled.task();
+  await watching.start();
   const started: BackgroundTask[] = [];
   /** Tasks of this process that are not doing their job yet (or any more): not ready. */
   const notReady = () => tasks.filter((t) => !started.includes(t) || (t.ready && !t.ready())).map((t) => t.name);
@@ -97,7 +100,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     }
   } catch (error) {
     await Promise.all([server?.close(), ops?.close()]);
-    await Promise.allSettled([...started.map((t) => t.stop()), sharing.stop()]);
+    await Promise.allSettled([...started.map((t) => t.stop()), sharing.stop(), watching.stop()]);
     await services.close();
     await infra.close();
     throw error;
@@ -113,7 +116,7 @@ export async function startApp(config: Config, options: StartOptions = {}): Prom
     close() {
       closing ??= (async () => {
         await Promise.all([server?.close(), ops?.close()]);
-        await Promise.allSettled([...started.reverse().map((t) => t.stop()), sharing.stop()]);
+        await Promise.allSettled([...started.reverse().map((t) => t.stop()), sharing.stop(), watching.stop()]);
         await services.close();
         await infra.close();
         log.info('stopped');

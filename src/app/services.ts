@@ -22,6 +22,7 @@ import { createPubSub } from '../platform/pubsub.ts';
 import { createDegradedAdmission } from '../purchase/degraded-admission.ts';
 import { createOrderPublisher } from '../purchase/order-publisher.ts';
 import { createPurchase } from '../purchase/purchase.ts';
+import { createUnsettledPublishes } from '../purchase/unsettled-publishes.ts';
 import { createReconciler } from '../reconcile/reconcile.ts';
 import { createPasses } from '../waiting-room/passes.ts';
 import { createWaitingRoom } from '../waiting-room/waiting-room.ts';
@@ -74,6 +75,7 @@ export async function createServices(infra: Infra) {
       waitlist.offering(activityId) && (await waitlist.get(userId, activityId).catch(() => undefined))?.status === 'OFFERED',
   });
   await waitingRoom.listen();
+  const unsettled = createUnsettledPublishes({ db, redis, keys, log: log.child({ component: 'unsettled-publishes' }) });
   const purchase = createPurchase({
     redis,
     keys,
@@ -82,6 +84,7 @@ export async function createServices(infra: Infra) {
     inventory,
     orders,
     publisher,
+    unsettled,
     ids,
     log,
     waitlist,
@@ -100,6 +103,7 @@ export async function createServices(infra: Infra) {
     ids,
     publisher,
     purchase,
+    unsettled,
     guard,
     waitlist,
     waitingRoom,

@@ -15,7 +15,7 @@ import { ANSWER_GRACE_SECONDS } from '../domain/order.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { ActivityKeys, Keys } from '../redis/keys.ts';
 import type { Logger } from '../platform/log.ts';
-import { listReservations } from '../redis/reservations.ts';
+import { listPending, listReservations, LOST_RESERVATION_CHECK_MS } from '../redis/reservations.ts';
 import { allShardKeys, shardSegments } from '../redis/shards.ts';
 import { clearTransit, liftLoadFence, listTransit, raiseLoadFence, stealGive } from '../redis/transfers.ts';
 import { type LoadResult, loadShard, remaining, rememberBuyers, shardSnapshot } from '../redis/stock.ts';
@@ -58,6 +58,9 @@ export interface Inventory {
 
 /** How long a rebuild waits for the order pipeline to drain before it answers BUSY (and loads nothing). */
 const DRAIN_WAIT_MS = 10_000;
+
+/** How long a rebuild gives API processes to write back the reservations they are still publishing. */
+const RESTORE_GRACE_MS = 3 * LOST_RESERVATION_CHECK_MS;
 
 /** How long a sharded load lets transfers already under way finish (one Redis round trip each). */
 const TRANSFER_WAIT_MS = 1000;
@@ -102,6 +105,10 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
       }
       await sleep(200);
     }
+    // Drained: what Kafka had is in MySQL. What API processes are still publishing is not in
+    // Kafka yet; each writes such a reservation back within a check or two of the loss (see
+    // unsettled-publishes.ts), so the count below subtracts it.
+    await sleep(RESTORE_GRACE_MS);
   }
 
   /**
@@ -164,10 +171,23 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
     const lost = new Set(snapshots.flatMap((s, i) => (s.loaded ? [] : [i])));
     if (lost.size > 0 && !rebuildLost) return undefined;
     if (lost.size > 0) {
-      const [units, answers, rules] = await Promise.all([listQuotas(trx, activity.id), listRequestAnswers(trx, activity.id), findSaleRules(trx, activity.id)]);
+      const [units, answers, rules, written, pending] = await Promise.all([
+        listQuotas(trx, activity.id),
+        listRequestAnswers(trx, activity.id),
+        findSaleRules(trx, activity.id),
+        // Reservations written back since the loss (their publish is unacknowledged, so they are
+        // in neither MySQL nor the counts above): their buyers hold those units too.
+        listReservations(redis, keys, activity.id, activity.shards),
+        listPending(redis, keys, activity.id, activity.shards).then((list) => new Set(list.map((p) => p.orderId))),
+      ]);
       if (!rules) throw new Error(`activity ${activity.id} has no row`);
       const ttlSeconds = Math.max(60, Math.ceil((rules.endAt.getTime() - Date.now()) / 1000) + ANSWER_GRACE_SECONDS);
-      await rememberBuyers(redis, keys, activity.id, { units, answers, ttlSeconds }, activity.shards, lost);
+      const memory = {
+        units: [...units, ...written],
+        answers: [...answers, ...written.map((r) => ({ ...r, pending: pending.has(r.orderId) }))],
+        ttlSeconds,
+      };
+      await rememberBuyers(redis, keys, activity.id, memory, activity.shards, lost);
     }
     if (shardKeys.length === 1) return loadShard(redis, shardKeys[0]!, activity.segments, available);
     // Sharded: what MySQL can still honour, less every shard's in-flight and held units as

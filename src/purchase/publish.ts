@@ -18,6 +18,7 @@ import type { Keys } from '../redis/keys.ts';
 import { confirm, release, waitForReplicas } from '../redis/reservations.ts';
 import { homeKeys } from '../redis/shards.ts';
 import type { OrderPublisher } from './order-publisher.ts';
+import type { UnsettledPublishes } from './unsettled-publishes.ts';
 
 /** A publish whose outcome was unknown is sent again (idempotent: the worker dedups by order id). */
 const REPUBLISH_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15_000, 30_000];
@@ -28,13 +29,15 @@ export interface PublishDeps {
   publisher: OrderPublisher;
   orders: Pick<Orders, 'rememberQueued' | 'forgetQueued'>;
   soldOut: Pick<SoldOutFlags, 'announceReturned'>;
+  /** This process's reservations whose publish is unacknowledged: written back if Redis loses them. */
+  unsettled: Pick<UnsettledPublishes, 'add' | 'confirmed' | 'settled'>;
   log: Logger;
   /** Redis WAIT after each reservation (SECKILL_REDIS_WAIT_REPLICAS); absent or 0 replicas: none. */
   replication?: { replicas: number; timeoutMs: number; onShort?: () => void };
 }
 
 export function createPublishing(deps: PublishDeps) {
-  const { redis, keys, publisher, orders, soldOut, log } = deps;
+  const { redis, keys, publisher, orders, soldOut, unsettled, log } = deps;
 
   /**
    * Sends a message whose publish outcome was unknown until Kafka acknowledges it, a bounded
@@ -45,13 +48,17 @@ export function createPublishing(deps: PublishDeps) {
   async function republish(message: ReservationMessage): Promise<void> {
     for (const delay of REPUBLISH_DELAYS_MS) {
       await sleep(delay);
-      if ((await publisher.publish(message)) === 'published') return;
+      if ((await publisher.publish(message)) === 'published') return unsettled.settled(message.orderId);
     }
+    // Still watched (unsettled) while this process lives: if Redis loses the reservation before
+    // reconciliation has published it, it is written back.
     log.error({ orderId: message.orderId }, 'publish still not acknowledged; reconciliation will publish it again');
   }
 
   /** Publishes a fresh reservation and settles its stored answer: 202 when Kafka has it (or may). */
   async function publishReservation(request: PurchaseRequest, activity: Activity, orderId: string, nowMs: number): Promise<PurchaseAccepted> {
+    const message = reservationMessage(request, activity, orderId, nowMs);
+    unsettled.add(message, activity);
     const replication = deps.replication;
     if (replication && replication.replicas > 0) {
       // Not a refusal: the reservation stands either way; a short count is the documented risk
@@ -60,7 +67,6 @@ export function createPublishing(deps: PublishDeps) {
       const acknowledged = await waitForReplicas(redis, home, replication.replicas, replication.timeoutMs).catch(() => 0);
       if (acknowledged < replication.replicas) replication.onShort?.();
     }
-    const message = reservationMessage(request, activity, orderId, nowMs);
     const [outcome] = await Promise.all([
       publisher.publish(message),
       orders
@@ -75,9 +81,11 @@ export function createPublishing(deps: PublishDeps) {
         .catch((error: unknown) => log.warn({ err: error }, 'could not store the QUEUED view')),
     ]);
     const ids = { activityId: activity.id, userId: request.userId, requestId: request.requestId, orderId };
+    if (outcome !== 'unknown') unsettled.settled(orderId);
     if (outcome === 'failed') {
       // Surely not in Kafka, and no client was told 202 (replays saw "pending"): give the units
-      // and the requestId back, so nothing is lost and a retry starts afresh.
+      // and the requestId back, so nothing is lost and a retry starts afresh. (No longer watched
+      // first: a release is not a loss to write back.)
       await release(redis, keys, {
         ...ids,
         quantity: request.quantity,
@@ -96,6 +104,7 @@ export function createPublishing(deps: PublishDeps) {
     }
     if (outcome === 'unknown') {
       log.warn({ orderId }, 'publish outcome unknown; answered 202 and publishing again');
+      unsettled.confirmed(orderId);
       void republish(message);
     }
     // The answer turns from pending to this order id. If Redis cannot be told, replays see

@@ -27,6 +27,7 @@ import type { DegradedAdmission } from './degraded-admission.ts';
 import type { OrderPublisher } from './order-publisher.ts';
 import { createPublishing } from './publish.ts';
 import { createReservation } from './reservation.ts';
+import type { UnsettledPublishes } from './unsettled-publishes.ts';
 
 export interface PurchaseDeps {
   redis: RedisClient;
@@ -36,6 +37,8 @@ export interface PurchaseDeps {
   inventory: Inventory;
   orders: Orders;
   publisher: OrderPublisher;
+  /** This process's reservations whose publish is unacknowledged (written back if Redis loses them). */
+  unsettled: UnsettledPublishes;
   ids: IdGenerator;
   log: Logger;
   admissionChecks?: AdmissionCheck[];

@@ -163,6 +163,48 @@ export async function confirmPersisted(
   }
 }
 
+/** How often each API process looks for its unacknowledged reservations in Redis (unsettled-publishes.ts). */
+export const LOST_RESERVATION_CHECK_MS = 250;
+
+export type RestoreOutcome = 'present' | 'restored' | 'sold-again';
+const RESTORE_OUTCOMES: Record<string, RestoreOutcome> = { '0': 'present', '1': 'restored', '2': 'sold-again' };
+
+/**
+ * Writes back a reservation Redis lost while its publish was unacknowledged (restoreLost-7.lua).
+ * The caller holds the MySQL stock lock and has seen that the order has no row.
+ */
+export async function restoreLost(
+  redis: RedisClient,
+  keys: Keys,
+  input: Reservation & { activityId: string; shards: number; ttlSeconds: number; confirmed: boolean },
+): Promise<RestoreOutcome> {
+  const k = homeKeys(keys, input.activityId, input.userId, input.shards);
+  const code = await runScript<number>(
+    redis,
+    'restoreLost',
+    [k.reservations, k.pending, k.user(input.userId), k.request(input.userId, input.requestId), k.lastOrder(input.userId), k.nonEmpty, k.remaining],
+    [k.segmentPrefix, input.orderId, input.userId, input.requestId, input.quantity, input.reservedAtMs, input.ttlSeconds, input.confirmed ? 1 : 0],
+  );
+  return RESTORE_OUTCOMES[String(code)] ?? 'present';
+}
+
+/** Which of these reservations are missing from their home shards (one HMGET per shard). */
+export async function missingReservations<T extends { orderId: string; userId: string }>(
+  redis: RedisClient,
+  keys: Keys,
+  activityId: string,
+  shards: number,
+  reservations: T[],
+): Promise<T[]> {
+  const byShard = Map.groupBy(reservations, (r) => homeShard(r.userId, shards));
+  const missing: T[] = [];
+  for (const [shard, list] of byShard) {
+    const found = await redis.hmget(keys.shard(activityId, shards, shard).reservations, ...list.map((r) => r.orderId));
+    missing.push(...list.filter((_, i) => found[i] === null));
+  }
+  return missing;
+}
+
 export interface PendingReservation {
   orderId: string;
   userId: string;

@@ -109,10 +109,13 @@ export async function shardSnapshot(redis: RedisClient, k: ActivityKeys): Promis
 }
 
 export interface BuyerMemory {
-  /** Units each user holds in non-cancelled orders (MySQL's user_quota). */
+  /** Units each user holds (MySQL's user_quota, and reservations not yet in MySQL); a user may appear more than once. */
   units: Array<{ userId: string; quantity: number }>;
-  /** Every order a request became, in id order (the last one per user is the user's latest). */
-  answers: Array<{ userId: string; requestId: string; orderId: string }>;
+  /**
+   * Every order a request became, in id order (the last one per user is the user's latest);
+   * `pending`: its publish is unconfirmed, a replay is told "pending", not 202.
+   */
+  answers: Array<{ userId: string; requestId: string; orderId: string; pending?: boolean }>;
   ttlSeconds: number;
 }
 
@@ -134,13 +137,15 @@ export async function rememberBuyers(
 ): Promise<void> {
   const keep = (userId: string) => !onlyShards || onlyShards.has(homeShard(userId, shards));
   const kOf = (userId: string) => homeKeys(keys, activityId, userId, shards);
-  await perShard(redis, memory.units.filter((u) => keep(u.userId)), (u) => homeShard(u.userId, shards), (pipeline, { userId, quantity }) => {
+  const totals = new Map<string, number>();
+  for (const { userId, quantity } of memory.units) if (keep(userId)) totals.set(userId, (totals.get(userId) ?? 0) + quantity);
+  await perShard(redis, [...totals], ([userId]) => homeShard(userId, shards), (pipeline, [userId, quantity]) => {
     // Only raise: a reservation made since the wipe (none can be, but a count is never lowered here).
     if (quantity > 0) pipeline.set(kOf(userId).user(userId), quantity, 'EX', memory.ttlSeconds, 'NX');
   });
-  await perShard(redis, memory.answers.filter((a) => keep(a.userId)), (a) => homeShard(a.userId, shards), (pipeline, { userId, requestId, orderId }) => {
+  await perShard(redis, memory.answers.filter((a) => keep(a.userId)), (a) => homeShard(a.userId, shards), (pipeline, { userId, requestId, orderId, pending }) => {
     const k = kOf(userId);
-    pipeline.set(k.request(userId, requestId), `O:${orderId}`, 'EX', memory.ttlSeconds, 'NX');
+    pipeline.set(k.request(userId, requestId), `${pending ? 'P' : 'O'}:${orderId}`, 'EX', memory.ttlSeconds, 'NX');
     pipeline.set(k.lastOrder(userId), orderId, 'EX', memory.ttlSeconds);
   });
 }

@@ -34,6 +34,7 @@ const PINNED: Record<string, { file: string; sha: string }> = {
   queueView: { file: 'queueView-5.lua', sha: '08cc98a39759c585869ab6fef8b8d1dfa9107ec9' },
   release: { file: 'release-6.lua', sha: '6199bffb1806fc44abc7f2b95ab42a2fb86f725f' },
   reserve: { file: 'reserve-7.lua', sha: '564dbd2c709e77b683a3c11b88b71e3c2ebe36ab' },
+  restoreLost: { file: 'restoreLost-7.lua', sha: '0b9953019b27ad3704b769886fff9e9efe7bf62e' },
   restock: { file: 'restock-5.lua', sha: '0fb658a33b5abdbcf89d97943d684043d70416fb' },
   stealGive: { file: 'stealGive-3.lua', sha: '8dca5bf5ab6da0e95b95074def205c77b9c7ba2f' },
   stealTake: { file: 'stealTake-5.lua', sha: '3e48de9cbd21b8ca221bcd09f0ec1d7146b3b2ec' },
