@@ -89,9 +89,16 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
     return loaded.every((n) => n === 1);
   }
 
+  /** When this process first saw each activity lost (the restore grace counts from then). */
+  const lossNoticedAt = new Map<string, number>();
+  const noticeLoss = (activityId: string) => {
+    if (!lossNoticedAt.has(activityId)) lossNoticedAt.set(activityId, Date.now());
+  };
+
   async function drainBeforeRebuild(activity: Pick<Activity, 'id' | 'shards'>): Promise<void> {
     const idle = options.orderPipelineIdle;
     if (!idle || (await holdsEveryShard(activity))) return;
+    noticeLoss(activity.id);
     // MySQL's stock row cannot tell: with the worker behind (restarting, or slower than the crowd)
     // a sale can have every unit reserved and in Kafka while MySQL still shows the full stock. Only
     // a sale that has not started yet surely has nothing in flight.
@@ -108,7 +115,7 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
     // Drained: what Kafka had is in MySQL. What API processes are still publishing is not in
     // Kafka yet; each writes such a reservation back within a check or two of the loss (see
     // unsettled-publishes.ts), so the count below subtracts it.
-    await sleep(RESTORE_GRACE_MS);
+    await sleep(Math.max(0, lossNoticedAt.get(activity.id)! + RESTORE_GRACE_MS - Date.now()));
   }
 
   /**
@@ -214,8 +221,11 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
   const inventory: Inventory = {
     async reloadMissing() {
       const reloaded: Array<{ activityId: string; remaining: number }> = [];
-      for (const activity of await listOpenActivities(db, new Date())) {
-        if (await holdsEveryShard(activity)) continue;
+      const lost = [];
+      for (const activity of await listOpenActivities(db, new Date())) if (!(await holdsEveryShard(activity))) lost.push(activity);
+      // All noticed at once, so their restore graces run together, not one after the other.
+      for (const activity of lost) noticeLoss(activity.id);
+      for (const activity of lost) {
         try {
           const { after } = await inventory.loadFromTruth(activity);
           reloaded.push({ activityId: activity.id, remaining: after });
@@ -229,7 +239,9 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
 
     async loadFromTruth(activity, { pipeline = 'may-hold-reservations' } = {}) {
       if (pipeline === 'may-hold-reservations') await drainBeforeRebuild(activity);
-      return (await loadUnderLock(activity, true))!;
+      const loaded = (await loadUnderLock(activity, true))!;
+      lossNoticedAt.delete(activity.id);
+      return loaded;
     },
 
     clampToTruth: (activity) => loadUnderLock(activity, false),
