@@ -86,11 +86,10 @@ if tonumber(remaining) < quantity then
   return {-1, ''}
 end
 
-local shortage = takeUnits(nonEmptyKey, segmentPrefix, quantity)
+local shortage = takeUnits(nonEmptyKey, remainingKey, segmentPrefix, quantity)
 if shortage then
   return shortage
 end
-redis.call('DECRBY', remainingKey, quantity)
 recordReservation({
   userUnitsKey = userUnitsKey, reservationsKey = reservationsKey, pendingKey = pendingKey,
   answerKey = answerKey, lastOrderKey = lastOrderKey,

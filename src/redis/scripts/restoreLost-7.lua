@@ -72,9 +72,8 @@ redis.call('SET', lastOrderKey, orderId, 'EX', ttlSeconds)
 if tonumber(remaining) < quantity then
   return 2
 end
-local shortage = takeUnits(nonEmptyKey, segmentPrefix, quantity)
+local shortage = takeUnits(nonEmptyKey, remainingKey, segmentPrefix, quantity)
 if shortage then
   return shortage
 end
-redis.call('DECRBY', remainingKey, quantity)
 return 1

@@ -51,10 +51,9 @@ if has <= 0 then
 end
 local take = math.min(has, math.max(want, math.ceil(has / 2)))
 
-local shortage = takeUnits(nonEmptyKey, segmentPrefix, take)
+local shortage = takeUnits(nonEmptyKey, remainingKey, segmentPrefix, take)
 if shortage then
   return shortage
 end
-redis.call('DECRBY', remainingKey, take)
 redis.call('HSET', transitKey, transferId, take .. '|' .. nowMs .. '|' .. toShard)
 return {take, pending}

@@ -1,14 +1,14 @@
 --[[
-  takeUnits(nonEmptyKey, segmentPrefix, units): takes `units` out of the shard's segments, each time
-  from a random non-empty one (the set skips empty segments without a probe); a short segment gives
-  what it has and the next one the rest, so a unit left in any segment can still be taken, and an
-  emptied segment leaves the set. The caller has checked that `remaining` covers `units`, and
-  lowers `remaining` itself.
+  takeUnits(nonEmptyKey, remainingKey, segmentPrefix, units): takes `units` out of the shard's
+  segments, each time from a random non-empty one (the set skips empty segments without a probe);
+  a short segment gives what it has and the next one the rest, so a unit left in any segment can
+  still be taken, and an emptied segment leaves the set. Then lowers `remaining` by `units`. The
+  caller has checked that `remaining` covers `units`.
 
   Returns nil, or an error reply when the segments hold fewer units than `remaining` said: the
   counters disagree, and refusing is safer than overselling.
 ]]
-local function takeUnits(nonEmptyKey, segmentPrefix, units)
+local function takeUnits(nonEmptyKey, remainingKey, segmentPrefix, units)
   local needed = units
   while needed > 0 do
     local segment = redis.call('SRANDMEMBER', nonEmptyKey)
@@ -26,4 +26,5 @@ local function takeUnits(nonEmptyKey, segmentPrefix, units)
       redis.call('SREM', nonEmptyKey, segment)
     end
   end
+  redis.call('DECRBY', remainingKey, units)
 end
