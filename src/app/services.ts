@@ -8,7 +8,7 @@ import { createAdminAuth, createUserAuth } from '../http/auth.ts';
 import { createActivityCache } from '../inventory/activity-cache.ts';
 import { createCatalog } from '../inventory/catalog.ts';
 import { createAdminAudit } from '../platform/admin-audit.ts';
-import { createInventory } from '../inventory/inventory.ts';
+import { createInventory, type OrderPipeline } from '../inventory/inventory.ts';
 import { createSoldOutFlags } from '../inventory/sold-out.ts';
 import { createCancellation } from '../lifecycle/cancellation.ts';
 import { createOrders } from '../lifecycle/orders.ts';
@@ -33,7 +33,12 @@ export async function createServices(infra: Infra) {
   const soldOut = await createSoldOutFlags(pubsub, keys.stockReturnedChannel);
   const activities = await createActivityCache({ db, redis, keys, pubsub, channel: keys.activityInvalidateChannel, metrics });
   const orderPipelineIdle = async () => (await kafka.groupLag(kafka.topics.orderWorkerGroup, kafka.topics.orders)) === 0;
-  const inventory = createInventory(db, redis, keys, soldOut, { orderPipelineIdle, log: log.child({ component: 'inventory' }) });
+  const orderGroup = () => kafka.groupOffsets(kafka.topics.orderWorkerGroup, kafka.topics.orders);
+  const orderPipeline: OrderPipeline = {
+    mark: async () => new Map((await orderGroup()).map((p) => [p.partition, p.end])),
+    passed: async (mark) => (await orderGroup()).every((p) => p.committed >= (mark.get(p.partition) ?? 0n)),
+  };
+  const inventory = createInventory(db, redis, keys, soldOut, { orderPipeline, log: log.child({ component: 'inventory' }) });
   const orders = createOrders(db, redis, keys, pubsub, activities);
   const catalog = createCatalog(db, inventory, activities, config.redis.cluster ? 3 : 1);
   const ids = await leaseSnowflake(redis, keys, infra.instanceId);

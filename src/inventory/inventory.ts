@@ -65,47 +65,75 @@ const RESTORE_GRACE_MS = 3 * LOST_RESERVATION_CHECK_MS;
 /** How long a sharded load lets transfers already under way finish (one Redis round trip each). */
 const TRANSFER_WAIT_MS = 1000;
 
+/** A position in the order topic: per partition, the offset the next message will get. */
+export type PipelineMark = ReadonlyMap<number, bigint>;
+
+/** The order pipeline as a rebuild sees it. */
+export interface OrderPipeline {
+  /** Where the topic ends now: every reservation published so far lies below it. */
+  mark(): Promise<PipelineMark>;
+  /** Whether the order worker has persisted (committed) everything below `mark`. */
+  passed(mark: PipelineMark): Promise<boolean>;
+}
+
 export interface InventoryOptions {
-  /** True when every published reservation has been persisted (the order consumer group's lag is 0). */
-  orderPipelineIdle?: () => Promise<boolean>;
+  orderPipeline?: OrderPipeline;
   /** How long a rebuild waits for the pipeline to drain before answering BUSY [DRAIN_WAIT_MS]. */
   drainWaitMs?: number;
   log?: Logger;
 }
 
 export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut: SoldOutFlags, options: InventoryOptions = {}): Inventory {
-  /**
-   * Redis lost an activity that has sold: reservations already in Kafka are then in neither Redis
-   * nor MySQL, and a rebuild from MySQL alone would offer their units and their buyers' limits
-   * again: more 202s than units (the later orders FAILED OUT_OF_STOCK). Let the worker persist
-   * them first. Waits outside the stock slot locks (the worker needs one). A pipeline that does not
-   * drain in time (the worker down, Kafka away, or the worker minutes behind the crowd) is answered
-   * BUSY and nothing is loaded: the caller retries (a buyer after Retry-After, the sweep on its next
-   * round), for as long as the outage lasts.
-   */
   /** Whether Redis holds every shard's counter: only their existence, cheap enough before every load. */
   async function holdsEveryShard(activity: Pick<Activity, 'id' | 'shards'>): Promise<boolean> {
     const loaded = await Promise.all(allShardKeys(keys, activity.id, activity.shards).map((k) => redis.exists(k.remaining)));
     return loaded.every((n) => n === 1);
   }
 
-  /** When this process first saw each activity lost (the restore grace counts from then). */
-  const lossNoticedAt = new Map<string, number>();
+  /**
+   * Each activity this process saw lost: when (the restore grace counts from then), and the end of
+   * the order topic taken after the loss (the first time Kafka answered).
+   */
+  const losses = new Map<string, { noticedAt: number; mark?: PipelineMark }>();
   const noticeLoss = (activityId: string) => {
-    if (!lossNoticedAt.has(activityId)) lossNoticedAt.set(activityId, Date.now());
+    const loss = losses.get(activityId) ?? { noticedAt: Date.now() };
+    losses.set(activityId, loss);
+    return loss;
   };
 
+  /** Whether the worker has persisted everything published before the loss (false while Kafka is away). */
+  async function drainedSince(pipeline: OrderPipeline, loss: { mark?: PipelineMark }): Promise<boolean> {
+    try {
+      loss.mark ??= await pipeline.mark();
+      return await pipeline.passed(loss.mark);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Redis lost an activity that has sold: reservations already in Kafka are then in neither Redis
+   * nor MySQL, and a rebuild from MySQL alone would offer their units and their buyers' limits
+   * again: more 202s than units (the later orders FAILED OUT_OF_STOCK). Let the worker persist
+   * them first: everything below the topic's end as it was after the loss. Nothing of this
+   * activity is published after that (its gate is gone; what API processes were still publishing
+   * is written back, below), so other sales selling meanwhile cannot hold the rebuild off. Waits
+   * outside the stock slot locks (the worker needs one). A pipeline that does not get there in time
+   * (the worker down, Kafka away, or the worker minutes behind the crowd) is answered BUSY and
+   * nothing is loaded: the caller retries (a buyer after Retry-After, the sweep on its next round),
+   * for as long as the outage lasts.
+   */
   async function drainBeforeRebuild(activity: Pick<Activity, 'id' | 'shards'>): Promise<void> {
-    const idle = options.orderPipelineIdle;
-    if (!idle || (await holdsEveryShard(activity))) return;
-    noticeLoss(activity.id);
+    const pipeline = options.orderPipeline;
+    if (!pipeline || (await holdsEveryShard(activity))) return;
+    const loss = noticeLoss(activity.id);
     // MySQL's stock row cannot tell: with the worker behind (restarting, or slower than the crowd)
     // a sale can have every unit reserved and in Kafka while MySQL still shows the full stock. Only
     // a sale that has not started yet surely has nothing in flight.
     const row = await findActivity(db, activity.id);
     if (!row || row.startAt.getTime() > Date.now()) return;
     const deadline = Date.now() + (options.drainWaitMs ?? DRAIN_WAIT_MS);
-    while (!(await idle().catch(() => false))) {
+    while (!(await drainedSince(pipeline, loss))) {
       if (Date.now() > deadline) {
         options.log?.warn({ activityId: activity.id }, 'order pipeline still busy; the Redis gate is not rebuilt from MySQL until it drains');
         throw new AppError('BUSY', "this sale's reservations are still being persisted, retry shortly", { retryAfter: 1 });
@@ -115,7 +143,7 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
     // Drained: what Kafka had is in MySQL. What API processes are still publishing is not in
     // Kafka yet; each writes such a reservation back within a check or two of the loss (see
     // unsettled-publishes.ts), so the count below subtracts it.
-    await sleep(Math.max(0, lossNoticedAt.get(activity.id)! + RESTORE_GRACE_MS - Date.now()));
+    await sleep(Math.max(0, loss.noticedAt + RESTORE_GRACE_MS - Date.now()));
   }
 
   /**
@@ -240,7 +268,7 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
     async loadFromTruth(activity, { pipeline = 'may-hold-reservations' } = {}) {
       if (pipeline === 'may-hold-reservations') await drainBeforeRebuild(activity);
       const loaded = (await loadUnderLock(activity, true))!;
-      lossNoticedAt.delete(activity.id);
+      losses.delete(activity.id);
       return loaded;
     },
 

@@ -55,6 +55,13 @@ export interface Kafka {
    */
   groupLag(groupId: string, topic: string): Promise<number>;
   /**
+   * Where the group stands on `topic`, per partition: `end`, the offset the next message will get,
+   * and `committed`, the group's committed offset (a partition never committed: its start). Every
+   * message written before a call has an offset below that call's `end`s: once `committed` reaches
+   * them, the group has consumed all of it, whatever was written since.
+   */
+  groupOffsets(groupId: string, topic: string): Promise<PartitionOffsets[]>;
+  /**
    * The same per partition, for several groups at once (one admin connection): the consumer-lag
    * gauge, computed when /metrics is scraped.
    */
@@ -66,6 +73,12 @@ export interface Kafka {
 export interface ConsumerSubscription {
   groupId: string;
   topic: string;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  end: bigint;
+  committed: bigint;
 }
 
 export interface PartitionLag extends ConsumerSubscription {
@@ -109,6 +122,10 @@ export function createKafka(options: KafkaOptions): Kafka {
   }
 
   async function consumerLag(subscriptions: ConsumerSubscription[], timeoutMs = 5000): Promise<PartitionLag[]> {
+    return (await consumerOffsets(subscriptions, timeoutMs)).map(({ end, committed, ...rest }) => ({ ...rest, lag: end > committed ? Number(end - committed) : 0 }));
+  }
+
+  async function consumerOffsets(subscriptions: ConsumerSubscription[], timeoutMs = 5000): Promise<Array<ConsumerSubscription & PartitionOffsets>> {
     if (subscriptions.length === 0) return [];
     return withAdmin(timeoutMs, async (admin) => {
       const topicNames = [...new Set(subscriptions.map((s) => s.topic))];
@@ -145,10 +162,14 @@ export function createKafka(options: KafkaOptions): Kafka {
       );
       return subscriptions.flatMap(({ groupId, topic }) =>
         (partitionsOf.get(topic) ?? []).map((partition) => {
-          const end = ends.get(`${topic}/${partition}`) ?? 0n;
           const from = committed.get(`${groupId}/${topic}/${partition}`) ?? -1n;
-          const base = from >= 0n ? from : (starts.get(`${topic}/${partition}`) ?? 0n);
-          return { groupId, topic, partition, lag: end > base ? Number(end - base) : 0 };
+          return {
+            groupId,
+            topic,
+            partition,
+            end: ends.get(`${topic}/${partition}`) ?? 0n,
+            committed: from >= 0n ? from : (starts.get(`${topic}/${partition}`) ?? 0n),
+          };
         }),
       );
     });
@@ -188,6 +209,7 @@ export function createKafka(options: KafkaOptions): Kafka {
       const partitions = await consumerLag([{ groupId, topic }]);
       return partitions.reduce((sum, p) => sum + p.lag, 0);
     },
+    groupOffsets: (groupId, topic) => consumerOffsets([{ groupId, topic }]),
     consumerLag,
     createConsumer(groupId, overrides = {}) {
       const consumer: StringConsumer = new Consumer({

@@ -49,7 +49,7 @@ async function world(stock: number, shards: number): Promise<World> {
   const activity = (await t.app.services.activities.get(String(created.id)))!;
   const keys = createKeys(`${t.env.config.redis.prefix}own${Math.random().toString(36).slice(2, 8)}`);
   // Nothing is in Kafka for this namespace: the pipeline is idle.
-  const inventory = createInventory(db, redis, keys, t.app.services.soldOut, { orderPipelineIdle: async () => true });
+  const inventory = createInventory(db, redis, keys, t.app.services.soldOut, { orderPipeline: { mark: async () => new Map(), passed: async () => true } });
   const unsettled = createUnsettledPublishes({ db, redis, keys, log });
   await inventory.loadFromTruth(activity, { pipeline: 'empty' });
   const input = (userId: string, requestId: string, orderId: string) => ({
