@@ -6,6 +6,7 @@
  * waiting users before the crowd.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisClient } from './client.ts';
 import { type ActivityKeys, homeShard, type Keys } from './keys.ts';
 import { parseStoredAnswer, type ReserveInput, type ReserveResult } from './reservations.ts';
@@ -19,6 +20,10 @@ import { clearTransit, stealGiveCall, stealTake, TRANSFER_MARKER_TTL_SECONDS } f
  * from and gives back to; with one shard these are the activity's keys.
  */
 const waitlistShard = (keys: Keys, activityId: string, shards = 1): ActivityKeys => keys.shard(activityId, shards, 0);
+
+/** A move to shard 0 that meets a load in progress asks again this often, this many times (2 s). */
+const LOAD_RETRY_MS = 20;
+const LOAD_RETRIES = 100;
 
 export type JoinResult =
   | { kind: 'waiting'; position: number }
@@ -125,8 +130,7 @@ export async function restockAndOffer(
  * the units go back to the home shard (restock: idempotent, the user's count lives there); if
  * users are waiting, they are moved on to shard 0 (a steal, which never creates units) and the
  * waitlist pass runs there in the same MULTI as the give, so they are offered before open sale
- * on shard 0. (A buyer of the home shard can take them in the instant between restock and steal;
- * while a load recounts the activity, they stay on open sale there.)
+ * on shard 0. (A buyer of the home shard can take them in the instant between restock and steal.)
  */
 async function restockAcrossShards(
   redis: RedisClient,
@@ -142,7 +146,12 @@ async function restockAcrossShards(
   if (!returned || (await redis.zcard(zero.waitlist.queue)) === 0) return { returned, pass: empty };
   const home = homeKeys(keys, input.activityId, input.userId, shards);
   const transferId = `r${input.orderId}.${randomUUID()}`;
-  const { taken } = await stealTake(redis, home, { transferId, want: input.quantity, nowMs, toShard: 0 });
+  let { taken } = await stealTake(redis, home, { transferId, want: input.quantity, nowMs, toShard: 0 });
+  // A load is recounting the activity (milliseconds): wait for it rather than leave the units on open sale.
+  for (let tries = 0; taken === -6 && tries < LOAD_RETRIES; tries++) {
+    await sleep(LOAD_RETRY_MS);
+    ({ taken } = await stealTake(redis, home, { transferId, want: input.quantity, nowMs: Date.now(), toShard: 0 }));
+  }
   if (taken <= 0) return { returned, pass: empty };
   // stealTake may take more than was returned (half the shard): the rest is on sale on shard 0.
   const [, pass] = await runInMulti(redis, [
