@@ -52,9 +52,12 @@ export async function runPrimary(count: number, log: (line: string) => void): Pr
       restarts.set(index, attempt);
       const delay = Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** (attempt - 1));
       log(`seckill: API process ${index} exited (${signal ?? code}); starting it again in ${delay} ms`);
+      // Not unref'd: when every child has died (all refused to start while Kafka was away), this
+      // timer is all that keeps the primary alive; without it Node found nothing left to wait for
+      // and exited (13, an unsettled top-level await) instead of starting them again.
       setTimeout(() => {
         if (!stopping) fork(index);
-      }, delay).unref();
+      }, delay);
     });
     // A child that has run a while is healthy again: its next crash restarts quickly.
     child.once('listening', () => {

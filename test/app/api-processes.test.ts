@@ -3,7 +3,8 @@
  * processes shares one port (and one ops port); a crowd through it never oversells (the sold-out
  * flag and the gate are right across processes); /metrics and the console's live feed count every
  * process's requests; a child that is SIGKILLed is started again by itself; SIGTERM drains them all
- * and the primary exits 0.
+ * and the primary exits 0. When every child refuses to start (Kafka away), the primary waits and
+ * starts them again rather than exiting (fault campaign, long single seed 7008: it exited 13).
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -112,4 +113,25 @@ test('two API processes on one port: right across processes, self-healing, clean
   assert.equal(code, 0, `primary exit (${stderr})`);
   for (const child of children) assert.throws(() => process.kill(child, 0), 'no API process is left behind');
   primary = undefined;
+});
+
+test('API processes that cannot start are started again, however many die at once', async () => {
+  // No broker listens there: every API process refuses to start, as while Kafka is away.
+  const down = testEnv({ SECKILL_API_PROCESSES: '2', SECKILL_KAFKA_BROKERS: `127.0.0.1:${await freePort()}` }, 'procsdown');
+  const { NODE_TEST_CONTEXT: _ignored, ...parentEnv } = process.env;
+  const child = spawn(process.execPath, [SERVE], { env: { ...parentEnv, ...down.env, PORT: String(await freePort()) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await waitFor(async () => ((stderr.match(/starting it again/g) ?? []).length >= 2 ? true : undefined), 60_000, () => `two restarts (${stderr})`);
+    assert.equal(child.exitCode, null, `the primary is still running (${stderr})`);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    child.kill('SIGKILL');
+    await down.cleanup();
+  }
 });
