@@ -80,7 +80,7 @@ export async function createServices(infra: Infra) {
       waitlist.offering(activityId) && (await waitlist.get(userId, activityId).catch(() => undefined))?.status === 'OFFERED',
   });
   await waitingRoom.listen();
-  const unsettled = createUnsettledPublishes({ db, redis, keys, log: log.child({ component: 'unsettled-publishes' }) });
+  const unsettled = createUnsettledPublishes({ db, redis, keys, metrics, log: log.child({ component: 'unsettled-publishes' }) });
   const purchase = createPurchase({
     redis,
     keys,

@@ -35,7 +35,7 @@ export const KNOWN_LABELS = {
   ],
   guaranteeBreachKind: ['duplicate_request', 'refused_by_mysql'],
   persistedStatus: ['PENDING_PAYMENT', 'FAILED'],
-  reconcileRepairKind: ['restocked', 'republished', 'released'],
+  reconcileRepairKind: ['restocked', 'republished', 'released', 'restored'],
   cacheLookupResult: ['hit', 'miss'],
   cacheLoadSource: ['redis', 'mysql'],
   wsRefusedReason: ['user', 'ip', 'instance'],
@@ -158,7 +158,7 @@ function defineMetrics() {
     }),
     reconcileRepairedOrders: new Counter({
       name: 'seckill_reconcile_repaired_orders_total',
-      help: 'Orders repaired by reconciliation: kind=restocked (a cancellation whose units never got back to Redis), kind=republished (a reservation with no order row, published to Kafka again), kind=released (a reservation MySQL refused whose units the worker had not given back)',
+      help: 'Orders repaired by reconciliation: kind=restocked (a cancellation whose units never got back to Redis), kind=republished (a reservation with no order row, published to Kafka again), kind=released (a reservation MySQL refused whose units the worker had not given back), kind=restored (a reservation Redis lost while its API process was still publishing it, written back)',
       labelNames: ['kind'] as const,
       registers: [registry],
     }),

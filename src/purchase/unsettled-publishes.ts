@@ -20,6 +20,7 @@ import { ANSWER_GRACE_SECONDS, type ReservationMessage } from '../domain/order.t
 import type { BackgroundTask } from '../platform/background-task.ts';
 import { isDependencyOutage } from '../platform/dependency-errors.ts';
 import type { Logger } from '../platform/log.ts';
+import type { Metrics } from '../platform/metrics.ts';
 import { periodicTask } from '../platform/periodic.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { Keys } from '../redis/keys.ts';
@@ -37,6 +38,7 @@ export interface UnsettledPublishesDeps {
   redis: RedisClient;
   keys: Keys;
   log: Logger;
+  metrics?: Pick<Metrics, 'reconcileRepairedOrders'>;
 }
 
 export function createUnsettledPublishes(deps: UnsettledPublishesDeps) {
@@ -66,7 +68,9 @@ export function createUnsettledPublishes(deps: UnsettledPublishesDeps) {
       return restored;
     });
     const written = outcomes.filter((o) => o.outcome !== 'present');
-    if (written.length > 0) log.warn({ activityId: activity.id, restored: written }, 'Redis lost reservations whose publish was unacknowledged; written back');
+    if (written.length === 0) return;
+    deps.metrics?.reconcileRepairedOrders.inc({ kind: 'restored' }, written.length);
+    log.warn({ activityId: activity.id, restored: written }, 'Redis lost reservations whose publish was unacknowledged; written back');
   }
 
   async function check(): Promise<void> {

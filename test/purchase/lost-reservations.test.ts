@@ -50,7 +50,7 @@ async function world(stock: number, shards: number): Promise<World> {
   const keys = createKeys(`${t.env.config.redis.prefix}own${Math.random().toString(36).slice(2, 8)}`);
   // Nothing is in Kafka for this namespace: the pipeline is idle.
   const inventory = createInventory(db, redis, keys, t.app.services.soldOut, { orderPipeline: { mark: async () => new Map(), passed: async () => true } });
-  const unsettled = createUnsettledPublishes({ db, redis, keys, log });
+  const unsettled = createUnsettledPublishes({ db, redis, keys, log, metrics: t.app.infra.metrics });
   await inventory.loadFromTruth(activity, { pipeline: 'empty' });
   const input = (userId: string, requestId: string, orderId: string) => ({
     activityId: activity.id,
@@ -110,8 +110,11 @@ describe('a reservation Redis lost while its publish was unacknowledged', () => 
     await w.wipe();
     await w.inventory.loadFromTruth(w.activity);
     assert.equal(await w.units(), 5, 'the rebuild could not know');
+    const counted = async () => (await t.app.infra.metrics.reconcileRepairedOrders.get()).values.find((v) => v.labels.kind === 'restored')?.value ?? 0;
+    const before = await counted();
     await w.unsettled.check();
     assert.equal(await w.units(), 4);
+    assert.equal(await counted(), before + 1, 'counted in seckill_reconcile_repaired_orders_total{kind="restored"}');
     assert.equal(await w.userUnits('carol'), 1);
     assert.deepEqual(await w.replay('carol', 'r1'), { kind: 'replay', orderId });
     // Nothing more to do: a second check finds it in place.
