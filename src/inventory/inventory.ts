@@ -15,7 +15,7 @@ import { ANSWER_GRACE_SECONDS } from '../domain/order.ts';
 import type { RedisClient } from '../redis/client.ts';
 import type { ActivityKeys, Keys } from '../redis/keys.ts';
 import type { Logger } from '../platform/log.ts';
-import { listPending, listReservations, LOST_RESERVATION_CHECK_MS } from '../redis/reservations.ts';
+import { listReservations, LOST_RESERVATION_CHECK_MS } from '../redis/reservations.ts';
 import { allShardKeys, shardSegments } from '../redis/shards.ts';
 import { clearTransit, liftLoadFence, listTransit, raiseLoadFence, stealGive } from '../redis/transfers.ts';
 import { type LoadResult, loadShard, remaining, rememberBuyers, shardSnapshot } from '../redis/stock.ts';
@@ -206,14 +206,14 @@ export function createInventory(db: Db, redis: RedisClient, keys: Keys, soldOut:
     const lost = new Set(snapshots.flatMap((s, i) => (s.loaded ? [] : [i])));
     if (lost.size > 0 && !rebuildLost) return undefined;
     if (lost.size > 0) {
-      const [units, answers, rules, written, pending] = await Promise.all([
+      // Reservations written back on the lost shards since the loss (their publish is
+      // unacknowledged, so they are in neither MySQL nor its counts): their buyers hold those units too.
+      const written = [...lost].flatMap((i) => snapshots[i]!.reservations);
+      const [units, answers, rules, pending] = await Promise.all([
         listQuotas(trx, activity.id),
         listRequestAnswers(trx, activity.id),
         findSaleRules(trx, activity.id),
-        // Reservations written back since the loss (their publish is unacknowledged, so they are
-        // in neither MySQL nor the counts above): their buyers hold those units too.
-        listReservations(redis, keys, activity.id, activity.shards),
-        listPending(redis, keys, activity.id, activity.shards).then((list) => new Set(list.map((p) => p.orderId))),
+        Promise.all([...lost].map((i) => redis.hkeys(shardKeys[i]!.pending))).then((ids) => new Set(ids.flat())),
       ]);
       if (!rules) throw new Error(`activity ${activity.id} has no row`);
       const ttlSeconds = Math.max(60, Math.ceil((rules.endAt.getTime() - Date.now()) / 1000) + ANSWER_GRACE_SECONDS);

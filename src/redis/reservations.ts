@@ -243,7 +243,8 @@ export interface Reservation {
   requestId: string;
 }
 
-function parseReservation(orderId: string, value: string): Reservation {
+/** A reservation entry ("userId|quantity|reservedAtMs|requestId") under its order id. */
+export function parseReservation(orderId: string, value: string): Reservation {
   const [userId = '', quantity = '0', reservedAtMs = '0', ...rest] = value.split('|');
   return { orderId, userId, quantity: Number(quantity), reservedAtMs: Number(reservedAtMs), requestId: rest.join('|') };
 }

@@ -5,6 +5,7 @@
  */
 import type { RedisClient } from './client.ts';
 import { type ActivityKeys, homeShard, type Keys } from './keys.ts';
+import { parseReservation, type Reservation } from './reservations.ts';
 import { runCall, type ScriptCall } from './scripts.ts';
 import { allShardKeys, homeKeys, perShard, randomSegment, shardSegments } from './shards.ts';
 
@@ -80,7 +81,9 @@ export async function loadShard(redis: RedisClient, k: ActivityKeys, segments: n
 }
 
 export interface ShardSnapshot {
-  /** Units of the shard's reservations not yet settled. */
+  /** The shard's reservations not yet settled. */
+  reservations: Reservation[];
+  /** Their units. */
   inFlight: number;
   /** Units a steal took out of the shard and has not given yet. */
   transit: number;
@@ -94,14 +97,16 @@ const unitsOf = (values: string[], pattern: RegExp) =>
 
 /** What one shard holds outside open sale (read under the MySQL stock row lock by the caller). */
 export async function shardSnapshot(redis: RedisClient, k: ActivityKeys): Promise<ShardSnapshot> {
-  const [reservations, transit, held, loaded] = await Promise.all([
-    redis.hvals(k.reservations),
+  const [entries, transit, held, loaded] = await Promise.all([
+    redis.hgetall(k.reservations),
     redis.hvals(k.transit),
     redis.get(k.waitlist.held),
     redis.exists(k.remaining),
   ]);
+  const reservations = Object.entries(entries).map(([orderId, value]) => parseReservation(orderId, value));
   return {
-    inFlight: unitsOf(reservations, /^[^|]*\|(\d+)\|/),
+    reservations,
+    inFlight: reservations.reduce((n, r) => n + r.quantity, 0),
     transit: unitsOf(transit, /^(\d+)\|/),
     held: Number(held ?? '0'),
     loaded: loaded === 1,
